@@ -1,0 +1,496 @@
+//! Gather mode: `POST /webhook/incoming_call` greets the caller inside a speech `<Gather>`,
+//! `POST /webhook/gather` answers each `SpeechResult` with the language model and listens
+//! again. Every answer is 200 with TwiML, whatever fails.
+
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kav_llm::{Conversation, ConversationConfig};
+use kav_stt::{AudioClip, Verdict};
+use kav_twilio_rest::RecordingFormat;
+use kav_twilio_sig::{PublicBaseUrl, candidate_urls};
+use kav_twiml::voice::{Gather, Hangup, Record, VoiceResponse};
+use kav_twiml::{DtmfKeys, GatherInput, HttpMethod, SpeechTimeout, Trim};
+
+use crate::agent::{Spoken, Voice, absolute};
+use crate::app::AppState;
+use crate::config::CallMode;
+use crate::metrics::Stage;
+use crate::store::{Turn, now_millis};
+
+/// How long the store may take for one operation inside a turn.
+const STORE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The path Twilio posts speech results to.
+pub(crate) const GATHER_PATH: &str = "/webhook/gather";
+/// The path Twilio posts recordings to.
+pub(crate) const RECORDING_PATH: &str = "/webhook/handle_recording";
+
+pub(crate) fn twiml(response: &VoiceResponse) -> Response {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/xml; charset=utf-8"),
+        )],
+        response.to_xml(),
+    )
+        .into_response()
+}
+
+/// The public base URL: `PUBLIC_BASE_URL`, else derived from the request exactly as the
+/// signature check derives the URL it verifies (trusted proxy headers with
+/// `TRUST_PROXY_HEADERS=true`, else `http://` + `Host`), minus the request's path.
+pub(crate) fn public_base(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+) -> Option<PublicBaseUrl> {
+    if let Some(base) = state.config().public_base_url() {
+        return Some(base.clone());
+    }
+    let url = candidate_urls(parts, &state.config().url_source())
+        .ok()?
+        .into_iter()
+        .next()?;
+    let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let origin = url.strip_suffix(path_and_query).unwrap_or(&url);
+    PublicBaseUrl::parse(origin).ok()
+}
+
+/// Validates `CallSid`: `CA` + 32 alphanumerics.
+pub(crate) fn call_sid(params: &[(String, String)]) -> Option<String> {
+    let sid = param(params, "CallSid")?;
+    (sid.len() == 34
+        && sid.starts_with("CA")
+        && sid[2..].bytes().all(|b| b.is_ascii_alphanumeric()))
+    .then_some(sid)
+}
+
+pub(crate) fn param(params: &[(String, String)], name: &str) -> Option<String> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+async fn split(request: Request) -> (axum::http::request::Parts, Vec<(String, String)>) {
+    let (parts, body) = request.into_parts();
+    // The observe layer already read the body within the limit.
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_else(|_| Bytes::new());
+    let params = url::form_urlencoded::parse(&bytes).into_owned().collect();
+    (parts, params)
+}
+
+/// `spoken`, then listening for the caller the way `CALL_MODE` says: a speech `<Gather>`
+/// around it, or `<Record>` after it.
+fn listen(state: &AppState, base: &PublicBaseUrl, spoken: Spoken) -> VoiceResponse {
+    match state.config().call_mode() {
+        CallMode::Record => record(base, spoken),
+        _ => gather(state, base, spoken),
+    }
+}
+
+/// `spoken`, then `<Record>` posting to `/webhook/handle_recording`.
+fn record(base: &PublicBaseUrl, spoken: Spoken) -> VoiceResponse {
+    let mut record = Record::new()
+        .method(HttpMethod::Post)
+        .timeout(5)
+        .max_length(30)
+        .play_beep(true)
+        .trim(Trim::DoNotTrim);
+    if let Ok(star) = DtmfKeys::new("*") {
+        record = record.finish_on_key(star);
+    }
+    if let Some(action) = absolute(base, RECORDING_PATH) {
+        record = record.action(action);
+    }
+    spoken
+        .speech
+        .into_response(VoiceResponse::new())
+        .record(record)
+}
+
+/// A speech `<Gather>` posting to `/webhook/gather`, with `speech` inside.
+fn gather(state: &AppState, base: &PublicBaseUrl, spoken: Spoken) -> VoiceResponse {
+    let mut gather = Gather::new()
+        .input([GatherInput::Speech])
+        .language(state.config().language())
+        .method(HttpMethod::Post)
+        .speech_timeout(SpeechTimeout::Auto);
+    if let Some(action) = absolute(base, GATHER_PATH) {
+        gather = gather.action(action);
+    }
+    VoiceResponse::new().gather(spoken.speech.into_gather(gather))
+}
+
+fn voice<'a>(state: &'a AppState, base: &'a PublicBaseUrl) -> Voice<'a> {
+    Voice {
+        agent: state.agent(),
+        config: state.config(),
+        store: state.store(),
+        metrics: state.metrics(),
+        base,
+    }
+}
+
+/// The goodbye and `<Hangup/>`.
+async fn goodbye(state: &AppState, base: Option<&PublicBaseUrl>) -> VoiceResponse {
+    let text = state.config().goodbye_text();
+    let spoken = match base {
+        Some(base) => {
+            voice(state, base)
+                .speak(text, true, state.config().turn_timeout())
+                .await
+        }
+        None => return VoiceResponse::new().hangup(Hangup::new()),
+    };
+    spoken
+        .speech
+        .into_response(VoiceResponse::new())
+        .hangup(Hangup::new())
+}
+
+pub(crate) async fn incoming_call(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, params) = split(request).await;
+    let Some(base) = public_base(&state, &parts) else {
+        tracing::error!("no public base URL: set PUBLIC_BASE_URL");
+        return twiml(&goodbye(&state, None).await);
+    };
+    match super::call_status::parse_event(params) {
+        Ok(event) => {
+            let stored = tokio::time::timeout(
+                STORE_TIMEOUT,
+                state.store().record_call_status(&event, now_millis()),
+            )
+            .await;
+            match stored {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => {
+                    tracing::error!(error = %crate::error_chain(&error), "call NOT stored");
+                }
+                Err(_) => tracing::error!("call NOT stored: the store did not answer in time"),
+            }
+            super::call_status::store_context(&state, &event.call_sid, parts.uri.query()).await;
+        }
+        Err(reason) => tracing::warn!(%reason, "incoming call not stored"),
+    }
+    twiml(&greeting(&state, &base).await)
+}
+
+/// The greeting, then listening (what `incoming_call` answers).
+async fn greeting(state: &AppState, base: &PublicBaseUrl) -> VoiceResponse {
+    let spoken = voice(state, base)
+        .speak(
+            state.config().greeting_text(),
+            true,
+            state.config().turn_timeout(),
+        )
+        .await;
+    listen(state, base, spoken)
+}
+
+/// Whether `headers` carry `Authorization: Bearer {ADMIN_TOKEN}` (compared in constant time
+/// for tokens of the same length).
+pub(crate) fn admin_authorized(state: &AppState, headers: &axum::http::HeaderMap) -> Option<bool> {
+    use secrecy::ExposeSecret as _;
+    let expected = state.config().admin_token()?.expose_secret().as_bytes();
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::as_bytes)
+        .unwrap_or_default();
+    let same = given.len() == expected.len()
+        && given
+            .iter()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    Some(same)
+}
+
+/// `GET /webhook/incoming_call_preview`: the TwiML an incoming call would get now, for an
+/// administrator (`Authorization: Bearer $ADMIN_TOKEN`); nothing is stored. 404 when
+/// `ADMIN_TOKEN` is unset, 401 without the right token.
+pub(crate) async fn preview(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, _) = request.into_parts();
+    match admin_authorized(&state, &parts.headers) {
+        None => return (StatusCode::NOT_FOUND, "not found\n").into_response(),
+        Some(false) => {
+            tracing::warn!("preview refused (401): wrong or missing admin token");
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "unauthorized\n",
+            )
+                .into_response();
+        }
+        Some(true) => {}
+    }
+    let Some(base) = public_base(&state, &parts) else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no public base URL\n").into_response();
+    };
+    twiml(&greeting(&state, &base).await)
+}
+
+/// The model's answer to `speech` given the call's earlier turns, within `deadline`.
+async fn answer(
+    state: &AppState,
+    history: &[Turn],
+    speech: &str,
+    deadline: Duration,
+) -> Result<(String, i64), String> {
+    let mut conversation = Conversation::new(
+        &ConversationConfig::default().with_system_prompt(state.config().system_prompt()),
+    )
+    .map_err(|e| crate::error_chain(&e))?;
+    for turn in history.iter().filter(|t| t.error.is_none()) {
+        if let (Some(said), Some(replied)) = (&turn.transcript, &turn.reply) {
+            conversation.push_user(said.clone());
+            conversation.push_assistant(replied.clone());
+        }
+    }
+    conversation.push_user(speech.to_owned());
+    let chat = state.agent().chat();
+    let start = Instant::now();
+    let reply = tokio::time::timeout(deadline, chat.reply(conversation.messages())).await;
+    let elapsed = start.elapsed();
+    let provider = chat.provider().to_string().to_ascii_lowercase();
+    match reply {
+        Ok(Ok(reply)) if !reply.text.trim().is_empty() => {
+            state.metrics().observe_stage(Stage::Llm, elapsed);
+            Ok((
+                reply.text.trim().to_owned(),
+                i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX),
+            ))
+        }
+        Ok(Ok(_)) => {
+            state.metrics().provider_error(&provider, Stage::Llm);
+            Err("llm: empty reply".to_owned())
+        }
+        Ok(Err(error)) => {
+            state.metrics().provider_error(&provider, Stage::Llm);
+            Err(format!("llm: {}", crate::error_chain(&error)))
+        }
+        Err(_) => {
+            state.metrics().provider_error(&provider, Stage::Llm);
+            Err("llm: timed out".to_owned())
+        }
+    }
+}
+
+/// What a turn starts from: the call, its earlier turns and the new turn's row.
+struct TurnStart {
+    base: PublicBaseUrl,
+    history: Vec<Turn>,
+    store_ok: bool,
+    turn: Turn,
+}
+
+/// Reads the call's turns; `Err` is the TwiML to answer at once (no valid call).
+async fn start_turn(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    params: &[(String, String)],
+) -> Result<TurnStart, Response> {
+    let base = public_base(state, parts);
+    let (Some(base), Some(sid)) = (base, call_sid(params)) else {
+        tracing::warn!("turn without a valid CallSid or public URL: hanging up");
+        return Err(twiml(
+            &goodbye(state, state.config().public_base_url()).await,
+        ));
+    };
+    let history = tokio::time::timeout(STORE_TIMEOUT, state.store().turns(&sid)).await;
+    let (history, store_ok) = match history {
+        Ok(Ok(turns)) => (turns, true),
+        Ok(Err(error)) => {
+            tracing::error!(error = %crate::error_chain(&error), "cannot read the call's turns");
+            (Vec::new(), false)
+        }
+        Err(_) => {
+            tracing::error!("cannot read the call's turns: the store did not answer in time");
+            (Vec::new(), false)
+        }
+    };
+    let turn = Turn {
+        call_sid: sid,
+        index: i64::try_from(history.len()).unwrap_or(i64::MAX),
+        ..Turn::default()
+    };
+    Ok(TurnStart {
+        base,
+        history,
+        store_ok,
+        turn,
+    })
+}
+
+/// Answers the caller (the reply, or the fallback / goodbye when `outcome` failed), stores
+/// the turn and renders the TwiML.
+async fn finish_turn(
+    state: &AppState,
+    start: TurnStart,
+    started: Instant,
+    outcome: Result<String, String>,
+) -> Response {
+    let TurnStart {
+        base,
+        history,
+        store_ok,
+        mut turn,
+    } = start;
+    let config = state.config();
+    let outcome = match outcome {
+        Ok(speech) => {
+            turn.transcript = Some(speech.clone());
+            let remaining = config.turn_timeout().saturating_sub(started.elapsed());
+            answer(state, &history, &speech, remaining).await
+        }
+        Err(error) => Err(error),
+    };
+    let remaining = config.turn_timeout().saturating_sub(started.elapsed());
+    let voice = voice(state, &base);
+    let response = match outcome {
+        Ok((reply, llm_ms)) => {
+            turn.llm_ms = Some(llm_ms);
+            let spoken = voice.speak(&reply, false, remaining).await;
+            turn.reply = Some(reply);
+            turn.tts_audio_id = spoken.audio_id.as_ref().map(ToString::to_string);
+            turn.tts_ms = spoken.tts_ms;
+            listen(state, &base, spoken)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "turn failed");
+            turn.error = Some(error);
+            let failed_before = history
+                .iter()
+                .rev()
+                .take_while(|t| t.error.is_some())
+                .count();
+            let max = usize::try_from(config.max_failed_turns()).unwrap_or(usize::MAX);
+            if failed_before + 1 >= max {
+                tracing::info!(failed = failed_before + 1, "too many failed turns: goodbye");
+                goodbye(state, Some(&base)).await
+            } else {
+                let spoken = voice.speak(config.fallback_text(), true, remaining).await;
+                listen(state, &base, spoken)
+            }
+        }
+    };
+    if store_ok {
+        match tokio::time::timeout(STORE_TIMEOUT, state.store().save_turn(&turn, now_millis()))
+            .await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::error!(error = %crate::error_chain(&error), "turn NOT stored");
+            }
+            Err(_) => tracing::error!("turn NOT stored: the store did not answer in time"),
+        }
+    }
+    twiml(&response)
+}
+
+pub(crate) async fn gather_result(State(state): State<AppState>, request: Request) -> Response {
+    let started = Instant::now();
+    let (parts, params) = split(request).await;
+    let start = match start_turn(&state, &parts, &params).await {
+        Ok(start) => start,
+        Err(response) => return response,
+    };
+    let speech = param(&params, "SpeechResult").ok_or_else(|| "no speech".to_owned());
+    finish_turn(&state, start, started, speech).await
+}
+
+/// `RE` + 32 alphanumerics.
+fn valid_recording_sid(sid: &str) -> bool {
+    sid.len() == 34 && sid.starts_with("RE") && sid[2..].bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// The recording → what the caller said, or why nothing usable was heard.
+async fn transcribe(
+    state: &AppState,
+    params: &[(String, String)],
+    turn: &mut Turn,
+    deadline: Duration,
+) -> Result<String, String> {
+    let agent = state.agent();
+    if let Some(sid) = param(params, "RecordingSid")
+        && !valid_recording_sid(&sid)
+    {
+        return Err("malformed RecordingSid".to_owned());
+    }
+    let url = param(params, "RecordingUrl").ok_or("no recording")?;
+    let client = agent.twilio().ok_or(
+        "recordings cannot be downloaded: TWILIO_ACCOUNT_SID or TWILIO_AUTH_TOKEN is not set",
+    )?;
+    let media_url = client
+        .recording_media_url(&url, RecordingFormat::Wav)
+        .map_err(|e| format!("recording refused: {}", crate::error_chain(&e)))?;
+    turn.recording_ref = Some(media_url.to_string());
+    let stt = agent.stt().ok_or("no speech-to-text provider")?;
+    let start = Instant::now();
+    let heard = tokio::time::timeout(deadline, async {
+        let media = client
+            .download_recording(&url, RecordingFormat::Wav)
+            .await
+            .map_err(|e| format!("download: {}", crate::error_chain(&e)))?;
+        let clip = AudioClip::from_wav(&media.bytes)
+            .map_err(|e| format!("recording: {}", crate::error_chain(&e)))?;
+        if let Verdict::NoSpeech(reason) = agent.guard().before(&clip) {
+            return Err(format!("no speech: {reason}"));
+        }
+        let stt_start = Instant::now();
+        let transcript = stt.transcribe(&clip).await.map_err(|e| {
+            state
+                .metrics()
+                .provider_error(&stt.provider().to_string().to_ascii_lowercase(), Stage::Stt);
+            format!("stt: {}", crate::error_chain(&e))
+        })?;
+        state
+            .metrics()
+            .observe_stage(Stage::Stt, stt_start.elapsed());
+        if let Verdict::NoSpeech(reason) = agent.guard().after(&transcript) {
+            return Err(format!("no speech: {reason}"));
+        }
+        Ok(transcript.text.trim().to_owned())
+    })
+    .await;
+    turn.stt_ms = Some(i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX));
+    match heard {
+        Ok(result) => result,
+        Err(_) => {
+            state
+                .metrics()
+                .provider_error(&stt.provider().to_string().to_ascii_lowercase(), Stage::Stt);
+            Err("stt: timed out".to_owned())
+        }
+    }
+}
+
+pub(crate) async fn handle_recording(State(state): State<AppState>, request: Request) -> Response {
+    let started = Instant::now();
+    let (parts, params) = split(request).await;
+    if param(&params, "Digits").as_deref() == Some("hangup") {
+        tracing::info!("the caller hung up");
+        return twiml(&VoiceResponse::new().hangup(Hangup::new()));
+    }
+    let mut start = match start_turn(&state, &parts, &params).await {
+        Ok(start) => start,
+        Err(response) => return response,
+    };
+    let heard = transcribe(
+        &state,
+        &params,
+        &mut start.turn,
+        state.config().turn_timeout(),
+    )
+    .await;
+    finish_turn(&state, start, started, heard).await
+}

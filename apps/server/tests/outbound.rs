@@ -1,0 +1,395 @@
+//! `POST /api/calls` and `POST /api/sms` against a local fake Twilio (axum on 127.0.0.1:0)
+//! that checks the path, Basic auth and form fields, then the webhooks carrying `context_id`.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Request, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use common::{TempDir, sqlite_store};
+use http_body_util::BodyExt as _;
+use kav_server::{AppState, Config, app};
+use kav_twilio_sig::{RequestValidator, SecretString};
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+const ADMIN: &str = "admin-token-0123456789";
+const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+const TOKEN: &str = "test-auth-token-0123456789";
+/// base64 of `{ACCOUNT}:{TOKEN}`.
+const BASIC: &str =
+    "Basic QUMwMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZjp0ZXN0LWF1dGgtdG9rZW4tMDEyMzQ1Njc4OQ==";
+const OURS: &str = "+97231234567";
+const BASE: &str = "https://kav.example.com";
+const CALL_SID: &str = "CAfeedfacefeedfacefeedfacefeedface";
+const SMS_SID: &str = "SMfeedfacefeedfacefeedfacefeedface";
+
+/// What the fake Twilio saw: (path, form pairs).
+type Seen = Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>;
+
+#[derive(Clone)]
+struct Fake {
+    seen: Seen,
+    /// Answer with a Twilio error document instead.
+    fail: bool,
+}
+
+async fn fake_twilio(
+    State(fake): State<Fake>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        != Some(BASIC)
+    {
+        return (StatusCode::UNAUTHORIZED, "bad auth").into_response();
+    }
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    fake.seen
+        .lock()
+        .unwrap()
+        .push((uri.path().to_owned(), form.clone()));
+    if fake.fail {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({
+                "code": 21211,
+                "message": "The 'To' number +15005550001 is not a valid phone number.",
+                "more_info": "https://www.twilio.com/docs/errors/21211",
+                "status": 400
+            })),
+        )
+            .into_response();
+    }
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let path = uri.path();
+    if path == format!("/2010-04-01/Accounts/{ACCOUNT}/Calls.json") {
+        (
+            StatusCode::CREATED,
+            axum::Json(json!({
+                "sid": CALL_SID, "account_sid": ACCOUNT, "status": "queued",
+                "to": get("To"), "from": get("From"), "direction": "outbound-api"
+            })),
+        )
+            .into_response()
+    } else if path == format!("/2010-04-01/Accounts/{ACCOUNT}/Messages.json") {
+        (
+            StatusCode::CREATED,
+            axum::Json(json!({
+                "sid": SMS_SID, "account_sid": ACCOUNT, "status": "queued",
+                "to": get("To"), "from": get("From"), "body": get("Body"),
+                "direction": "outbound-api"
+            })),
+        )
+            .into_response()
+    } else {
+        (StatusCode::NOT_FOUND, "unknown path").into_response()
+    }
+}
+
+/// Starts the fake on 127.0.0.1:0; returns its base URL and what it sees.
+async fn start_fake(fail: bool) -> (String, Seen) {
+    let seen = Seen::default();
+    let router = axum::Router::new().fallback(fake_twilio).with_state(Fake {
+        seen: seen.clone(),
+        fail,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (format!("http://{addr}"), seen)
+}
+
+async fn state_with(vars: &[(&str, &str)]) -> (AppState, TempDir) {
+    let (store, dir) = sqlite_store().await;
+    let data = dir.path().to_str().unwrap().to_owned();
+    let config = Config::from_vars(
+        vars.iter()
+            .copied()
+            .chain([("KAV_DATA_DIR", data.as_str())]),
+    )
+    .unwrap();
+    (AppState::new(config, store), dir)
+}
+
+async fn configured(twilio: &str) -> (AppState, TempDir) {
+    state_with(&[
+        ("ADMIN_TOKEN", ADMIN),
+        ("PUBLIC_BASE_URL", BASE),
+        ("TWILIO_ACCOUNT_SID", ACCOUNT),
+        ("TWILIO_AUTH_TOKEN", TOKEN),
+        ("TWILIO_PHONE_NUMBER", OURS),
+        ("TWILIO_API_BASE_URL", twilio),
+    ])
+    .await
+}
+
+async fn post_json(
+    state: &AppState,
+    path: &str,
+    body: Value,
+    token: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut request = Request::post(path).header(header::CONTENT_TYPE, "application/json");
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let response = app(state.clone())
+        .oneshot(request.body(Body::from(body.to_string())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn all<'a>(form: &'a [(String, String)], key: &str) -> Vec<&'a str> {
+    form.iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+fn signed_post(path_and_query: &str, params: &[(&str, &str)]) -> Request<Body> {
+    let signature = RequestValidator::new(SecretString::from(TOKEN.to_owned()))
+        .compute_signature(&format!("{BASE}{path_and_query}"), params);
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    Request::post(path_and_query)
+        .header(header::HOST, "internal:8080")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("X-Twilio-Signature", signature)
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn places_a_call_through_twilio_and_stores_it() {
+    let (twilio, seen) = start_fake(false).await;
+    let (state, _dir) = configured(&twilio).await;
+    let (status, body) = post_json(
+        &state,
+        "/api/calls",
+        json!({ "to": "+972501234567", "context_id": "order-42", "mode": "gather" }),
+        Some(ADMIN),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body, json!({ "sid": CALL_SID, "status": "queued" }));
+
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    let (path, form) = &seen[0];
+    assert_eq!(path, &format!("/2010-04-01/Accounts/{ACCOUNT}/Calls.json"));
+    assert_eq!(all(form, "To"), ["+972501234567"]);
+    assert_eq!(all(form, "From"), [OURS]);
+    assert_eq!(
+        all(form, "Url"),
+        [format!("{BASE}/webhook/incoming_call?context_id=order-42").as_str()]
+    );
+    assert_eq!(
+        all(form, "StatusCallback"),
+        [format!("{BASE}/webhook/call_status?context_id=order-42").as_str()]
+    );
+    assert_eq!(
+        all(form, "StatusCallbackEvent"),
+        ["initiated", "ringing", "answered", "completed"]
+    );
+
+    let call = state.store().call(CALL_SID).await.unwrap().unwrap();
+    assert_eq!(call.status, "queued");
+    assert_eq!(call.direction.as_deref(), Some("outbound-api"));
+    assert_eq!(call.context_id.as_deref(), Some("order-42"));
+    assert_eq!(call.mode.as_deref(), Some("gather"));
+    assert_eq!(call.to.as_deref(), Some("+972501234567"));
+
+    // Twilio's status callback, signed over the URL with its query, is accepted and wins.
+    let params = [
+        ("AccountSid", ACCOUNT),
+        ("CallSid", CALL_SID),
+        ("CallStatus", "ringing"),
+        ("SequenceNumber", "1"),
+        ("Direction", "outbound-api"),
+    ];
+    let response = app(state.clone())
+        .oneshot(signed_post(
+            "/webhook/call_status?context_id=order-42",
+            &params,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let call = state.store().call(CALL_SID).await.unwrap().unwrap();
+    assert_eq!(call.status, "ringing");
+    assert_eq!(call.context_id.as_deref(), Some("order-42"));
+    assert_eq!(state.store().status_event_count(CALL_SID).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn webhooks_store_the_context_id_of_their_query() {
+    let (state, _dir) =
+        state_with(&[("TWILIO_AUTH_TOKEN", TOKEN), ("PUBLIC_BASE_URL", BASE)]).await;
+    let sid = "CA0000000000000000000000000000beef";
+    let params = [
+        ("AccountSid", ACCOUNT),
+        ("CallSid", sid),
+        ("CallStatus", "in-progress"),
+        ("From", OURS),
+        ("To", "+972501234567"),
+    ];
+    // Signed over the URL without the query: refused, so nothing is stored.
+    let signature = RequestValidator::new(SecretString::from(TOKEN.to_owned()))
+        .compute_signature(&format!("{BASE}/webhook/incoming_call"), &params);
+    let mut forged = signed_post("/webhook/incoming_call?context_id=c-1", &params);
+    forged
+        .headers_mut()
+        .insert("X-Twilio-Signature", signature.parse().unwrap());
+    let response = app(state.clone()).oneshot(forged).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(state.store().call(sid).await.unwrap().is_none());
+
+    let response = app(state.clone())
+        .oneshot(signed_post(
+            "/webhook/incoming_call?context_id=c-1",
+            &params,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let call = state.store().call(sid).await.unwrap().unwrap();
+    assert_eq!(call.context_id.as_deref(), Some("c-1"));
+    assert_eq!(call.mode, None);
+}
+
+#[tokio::test]
+async fn refuses_bad_requests_and_reports_twilio_errors() {
+    let (twilio, seen) = start_fake(true).await;
+    let (state, _dir) = configured(&twilio).await;
+    let call = json!({ "to": "+972501234567" });
+    assert_eq!(
+        post_json(&state, "/api/calls", call.clone(), None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        post_json(&state, "/api/calls", call.clone(), Some("wrong"))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    for bad in [
+        json!({ "to": "0501234567" }),
+        json!({ "to": "+972501234567", "context_id": "a b" }),
+        json!({ "to": "+972501234567", "mode": "stream" }),
+        json!({ "to": "+972501234567", "extra": 1 }),
+        json!({}),
+    ] {
+        let (status, body) = post_json(&state, "/api/calls", bad.clone(), Some(ADMIN)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad} -> {body}");
+    }
+    assert!(seen.lock().unwrap().is_empty());
+
+    let (status, body) = post_json(&state, "/api/calls", call, Some(ADMIN)).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(body["twilio_code"], 21211);
+    assert_eq!(body["twilio_status"], 400);
+    assert!(
+        body["twilio_message"]
+            .as_str()
+            .unwrap()
+            .contains("not a valid phone number")
+    );
+    assert!(state.store().call(CALL_SID).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn missing_twilio_config_is_503() {
+    let (state, _dir) = state_with(&[("ADMIN_TOKEN", ADMIN), ("PUBLIC_BASE_URL", BASE)]).await;
+    let (status, body) = post_json(
+        &state,
+        "/api/calls",
+        json!({ "to": "+972501234567" }),
+        Some(ADMIN),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("TWILIO_ACCOUNT_SID")
+    );
+}
+
+#[tokio::test]
+async fn sends_an_sms_through_twilio_and_stores_its_delivery_status() {
+    let (twilio, seen) = start_fake(false).await;
+    let (state, _dir) = configured(&twilio).await;
+    let (status, body) = post_json(
+        &state,
+        "/api/sms",
+        json!({ "to": "+972501234567", "body": "שלום & hi", "context_id": "order-42" }),
+        Some(ADMIN),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body, json!({ "sid": SMS_SID, "status": "queued" }));
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    let (path, form) = &seen[0];
+    assert_eq!(
+        path,
+        &format!("/2010-04-01/Accounts/{ACCOUNT}/Messages.json")
+    );
+    assert_eq!(all(form, "To"), ["+972501234567"]);
+    assert_eq!(all(form, "From"), [OURS]);
+    assert_eq!(all(form, "Body"), ["שלום & hi"]);
+    assert_eq!(
+        all(form, "StatusCallback"),
+        [format!("{BASE}/webhook/sms_status").as_str()]
+    );
+    let sms = state.store().sms(SMS_SID).await.unwrap().unwrap();
+    assert_eq!(sms.status.as_deref(), Some("queued"));
+    assert_eq!(sms.direction, "outbound-api");
+    assert_eq!(sms.body.as_deref(), Some("שלום & hi"));
+    assert_eq!(sms.context_id.as_deref(), Some("order-42"));
+
+    let params = [
+        ("AccountSid", ACCOUNT),
+        ("MessageSid", SMS_SID),
+        ("MessageStatus", "delivered"),
+    ];
+    let response = app(state.clone())
+        .oneshot(signed_post("/webhook/sms_status", &params))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let sms = state.store().sms(SMS_SID).await.unwrap().unwrap();
+    assert_eq!(sms.status.as_deref(), Some("delivered"));
+    assert_eq!(sms.body.as_deref(), Some("שלום & hi"));
+
+    // Malformed status callbacks are ignored, still 200.
+    let response = app(state.clone())
+        .oneshot(signed_post("/webhook/sms_status", &[("MessageSid", "SM1")]))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    for bad in [
+        json!({ "to": "+972501234567", "body": "" }),
+        json!({ "to": "nope", "body": "hi" }),
+        json!({ "to": "+972501234567" }),
+    ] {
+        let (status, _) = post_json(&state, "/api/sms", bad, Some(ADMIN)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+}

@@ -1,0 +1,247 @@
+//! The admin HTML pages (`/calls`, `/calls/{sid}`, `/login`) through `app(state)` with
+//! `oneshot`, on a store filled through its own methods.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use common::{TempDir, sqlite_store};
+use http_body_util::BodyExt as _;
+use kav_server::store::{CallStatusEvent, Turn};
+use kav_server::{AppState, Config, app};
+use tower::ServiceExt as _;
+
+const ADMIN: &str = "admin-token-0123456789";
+const T0: i64 = 1_700_000_000_000;
+const SID: &str = "CA0123456789abcdef0123456789abcdef";
+
+fn event(sid: &str, status: &str, sequence: i64, at_from: &str) -> CallStatusEvent {
+    CallStatusEvent {
+        call_sid: sid.to_owned(),
+        status: status.to_owned(),
+        sequence: Some(sequence),
+        timestamp: None,
+        account_sid: None,
+        from: Some(at_from.to_owned()),
+        to: Some("+97231234567".to_owned()),
+        direction: Some("inbound".to_owned()),
+        duration_s: (status == "completed").then_some(30),
+        params: Vec::new(),
+    }
+}
+
+async fn filled(vars: &[(&str, &str)]) -> (AppState, TempDir) {
+    let (store, dir) = sqlite_store().await;
+    store
+        .record_call_status(&event(SID, "ringing", 0, "+972500000000"), T0)
+        .await
+        .unwrap();
+    store
+        .record_call_status(&event(SID, "completed", 1, "+972500000000"), T0 + 60_000)
+        .await
+        .unwrap();
+    for i in 0..3 {
+        let sid = format!("CA{i:032x}");
+        store
+            .record_call_status(
+                &event(&sid, "ringing", 0, "+15550001111"),
+                T0 - 1000 * (i + 1),
+            )
+            .await
+            .unwrap();
+    }
+    let recording = store.save_audio(b"RIFF", "audio/wav", T0).await.unwrap();
+    let reply = store.save_audio(b"RIFF", "audio/wav", T0).await.unwrap();
+    store
+        .save_turn(
+            &Turn {
+                call_sid: SID.to_owned(),
+                index: 0,
+                transcript: Some("שלום, אני רוצה לקבוע תור <script>alert(1)</script>".to_owned()),
+                reply: Some("בשמחה! לאיזה יום?".to_owned()),
+                recording_ref: Some(recording.to_string()),
+                tts_audio_id: Some(reply.to_string()),
+                stt_ms: Some(120),
+                llm_ms: Some(340),
+                tts_ms: Some(56),
+                error: None,
+            },
+            T0 + 5000,
+        )
+        .await
+        .unwrap();
+    store
+        .save_turn(
+            &Turn {
+                call_sid: SID.to_owned(),
+                index: 1,
+                transcript: Some("ומחר?".to_owned()),
+                error: Some("language model timed out".to_owned()),
+                ..Turn::default()
+            },
+            T0 + 9000,
+        )
+        .await
+        .unwrap();
+    let config = Config::from_vars(vars.iter().copied()).unwrap();
+    (AppState::new(config, store), dir)
+}
+
+async fn send(state: &AppState, request: Request<Body>) -> (StatusCode, HeaderMap, String) {
+    let response = app(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8(body.to_vec()).unwrap())
+}
+
+async fn get(
+    state: &AppState,
+    uri: &str,
+    auth: Option<(&str, String)>,
+) -> (StatusCode, HeaderMap, String) {
+    let mut request = Request::get(uri);
+    if let Some((name, value)) = auth {
+        request = request.header(name, value);
+    }
+    send(state, request.body(Body::empty()).unwrap()).await
+}
+
+fn bearer() -> Option<(&'static str, String)> {
+    Some(("authorization", format!("Bearer {ADMIN}")))
+}
+
+#[tokio::test]
+async fn pages_need_the_token_or_a_login() {
+    let (off, _d1) = filled(&[]).await;
+    for uri in ["/calls", "/login"] {
+        let (status, _, body) = get(&off, uri, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(body.contains("admin routes are off"));
+    }
+    let (state, _d2) = filled(&[("ADMIN_TOKEN", ADMIN)]).await;
+    for uri in ["/calls", &format!("/calls/{SID}")] {
+        let (status, headers, _) = get(&state, uri, None).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{uri}");
+        assert_eq!(headers[header::LOCATION], "/login");
+        let forged = Some(("cookie", "kav_admin=99999999999.00ff".to_owned()));
+        assert_eq!(get(&state, uri, forged).await.0, StatusCode::SEE_OTHER);
+        assert_eq!(get(&state, uri, bearer()).await.0, StatusCode::OK);
+    }
+    let (status, _, form) = get(&state, "/login", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form.contains(r#"type="password""#));
+    let login = |token: &str| {
+        Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("token={token}")))
+            .unwrap()
+    };
+    let (status, headers, body) = send(&state, login("admin-token-0123456780")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(headers.get(header::SET_COOKIE).is_none());
+    assert!(body.contains("Wrong admin token"));
+    let (status, headers, _) = send(&state, login(ADMIN)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/calls");
+    let cookie = headers[header::SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("kav_admin="), "{cookie}");
+    assert!(cookie.contains("; HttpOnly") && cookie.contains("; SameSite=Strict"));
+    assert!(!cookie.contains(ADMIN));
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let (status, _, body) = get(
+        &state,
+        "/calls",
+        Some(("cookie", format!("theme=dark; {pair}"))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(SID));
+    // A cookie signed under another token is refused.
+    let (other, _d3) = filled(&[("ADMIN_TOKEN", "another-admin-token-42")]).await;
+    assert_eq!(
+        get(&other, "/calls", Some(("cookie", pair))).await.0,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn the_list_page_shows_calls_filters_and_paging() {
+    let (state, _dir) = filled(&[("ADMIN_TOKEN", ADMIN), ("KAV_LANGUAGE", "he-IL")]).await;
+    let (status, headers, body) = get(&state, "/calls", bearer()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(body.starts_with("<!DOCTYPE html>"));
+    assert!(body.contains(r#"<html lang="he" dir="auto">"#), "{body}");
+    assert!(
+        body.contains(r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#)
+    );
+    assert!(!body.contains("<script"), "nothing unescaped, no scripts");
+    assert!(body.contains("שלום, אני רוצה לקבוע תור &lt;script&gt;"));
+    assert!(body.contains(r#"td dir="auto""#) || body.contains(r#"<td dir="auto">"#));
+    assert!(body.contains(&format!(r#"href="/calls/{SID}""#)));
+    assert!(body.contains("2023-11-14 22:13:20 UTC"));
+    assert!(body.contains("30 s") && body.contains("completed") && body.contains("+972500000000"));
+    assert!(body.contains(r#"name="number""#) && body.contains(r#"name="status""#));
+    assert_eq!(body.matches("<tr>").count(), 1 + 4);
+    // Paging: two per page, the next link carries the cursor and the filters.
+    let (_, _, first) = get(&state, "/calls?limit=2&number=%2B15550001111", bearer()).await;
+    assert_eq!(first.matches("<tr>").count(), 1 + 2);
+    let next = first
+        .split(r#"href=""#)
+        .find(|s| s.starts_with("/calls?") && s.contains("before="))
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(
+        next.contains("number=%2B15550001111") && next.contains("limit=2"),
+        "{next}"
+    );
+    let (_, _, second) = get(&state, &next, bearer()).await;
+    assert_eq!(second.matches("<tr>").count(), 1 + 1);
+    assert!(second.contains("Newest") && !second.contains("Older"));
+    let (_, _, filtered) = get(&state, "/calls?status=completed", bearer()).await;
+    assert_eq!(filtered.matches("<tr>").count(), 1 + 1);
+    assert!(filtered.contains(r#"<option value="completed" selected>"#));
+    let (status, _, _) = get(&state, "/calls?from=nope", bearer()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_call_page_shows_the_conversation() {
+    let (state, _dir) = filled(&[("ADMIN_TOKEN", ADMIN)]).await;
+    let (status, _, body) = get(&state, &format!("/calls/{SID}"), bearer()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("שלום, אני רוצה לקבוע תור &lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!body.contains("<script"));
+    assert!(body.contains("בשמחה! לאיזה יום?") && body.contains("ומחר?"));
+    // The label is its own paragraph, so `dir="auto"` takes the direction from the text.
+    assert!(
+        body.contains(r#"<p class="who">Caller</p><p dir="auto">שלום"#),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"<p class="who">Agent</p><p dir="auto">בשמחה"#),
+        "{body}"
+    );
+    assert_eq!(
+        body.matches(r#"<audio controls preload="none" src="/media/"#)
+            .count(),
+        2
+    );
+    assert!(body.contains("120 ms") && body.contains("340 ms") && body.contains("56 ms"));
+    assert!(body.contains("Error: language model timed out"));
+    let ringing = body.find("— ringing").unwrap();
+    let completed = body.find("— completed").unwrap();
+    assert!(ringing < completed, "timeline in order");
+    let (status, _, _) = get(&state, "/calls/CA0123", bearer()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, body) = get(&state, &format!("/calls/CA{:032x}", 99), bearer()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains("No such call"));
+}

@@ -1,0 +1,21 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+pub mod framer;
+pub mod g711;
+pub mod pcm;
+pub mod resample;
+pub mod vad;
+pub mod wav;
+
+pub use error::Error;
+pub use framer::Framer;
+pub use g711::{
+    ALAW_SILENCE, ULAW_SILENCE, alaw_decode, alaw_decode_into, alaw_encode, alaw_encode_into,
+    ulaw_decode, ulaw_decode_into, ulaw_encode, ulaw_encode_into,
+};
+pub use resample::{Resampler, resample};
+pub use vad::{Vad, VadConfig, VadEvent, VadFrame};
+pub use wav::Wav;

@@ -1,0 +1,26 @@
+//! Small helpers shared by the providers.
+// Which helpers are used depends on the provider features.
+#![cfg_attr(
+    not(all(
+        feature = "google",
+        feature = "openai",
+        feature = "elevenlabs",
+        feature = "espeak"
+    )),
+    allow(dead_code)
+)]
+
+/// The start of a body or of error output, for error messages (at most 300 bytes).
+pub(crate) fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    let mut end = text.len().min(300);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    if end < text.len() {
+        format!("{}…", &text[..end])
+    } else {
+        text.to_owned()
+    }
+}
