@@ -29,6 +29,8 @@ pub const VARIABLES: &[&str] = &[
     "CALL_MODE",
     "PUBLIC_BASE_URL",
     "TRUST_PROXY_HEADERS",
+    "KAV_RECORD_CALLS",
+    "KAV_SMS_REPLY",
     "KAV_SIGNATURE_CHECK",
     "TWILIO_ACCOUNT_SID",
     "TWILIO_AUTH_TOKEN",
@@ -227,6 +229,8 @@ pub struct Config {
     webhook_body_limit: usize,
     job_max_attempts: u32,
     shutdown_grace: Duration,
+    record_calls: bool,
+    sms_reply: bool,
 }
 
 impl fmt::Debug for Config {
@@ -288,6 +292,8 @@ impl fmt::Debug for Config {
             .field("webhook_body_limit", &self.webhook_body_limit)
             .field("job_max_attempts", &self.job_max_attempts)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("record_calls", &self.record_calls)
+            .field("sms_reply", &self.sms_reply)
             .finish()
     }
 }
@@ -678,6 +684,8 @@ impl Config {
             call_mode,
             public_base_url,
             trust_proxy_headers: raw.parse("TRUST_PROXY_HEADERS", false, parse_bool)?,
+            record_calls: raw.parse("KAV_RECORD_CALLS", false, parse_bool)?,
+            sms_reply: raw.parse("KAV_SMS_REPLY", true, parse_bool)?,
             signature_check,
             twilio_account_sid,
             twilio_auth_token: raw.secret("TWILIO_AUTH_TOKEN"),
@@ -827,6 +835,20 @@ impl Config {
     #[must_use]
     pub fn public_base_url(&self) -> Option<&PublicBaseUrl> {
         self.public_base_url.as_ref()
+    }
+
+    /// Whether whole calls are recorded for post-call transcription (`KAV_RECORD_CALLS`,
+    /// default false): `<Start><Recording>` on incoming calls, `Record=true` on outbound ones.
+    #[must_use]
+    pub fn record_calls(&self) -> bool {
+        self.record_calls
+    }
+
+    /// Whether an inbound SMS gets the agent's reply as Messaging TwiML (`KAV_SMS_REPLY`, default
+    /// true); when false it is stored and answered with an empty `<Response/>`.
+    #[must_use]
+    pub fn sms_reply(&self) -> bool {
+        self.sms_reply
     }
 
     /// Whether `Forwarded`/`X-Forwarded-*` headers are trusted (`TRUST_PROXY_HEADERS`).
