@@ -8,6 +8,8 @@
 mod audio;
 mod history;
 mod jobs;
+pub mod sms;
+pub mod transcripts;
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,1 @@
+//! Inbound and outbound SMS messages, listed per phone number.

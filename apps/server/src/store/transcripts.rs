@@ -1,0 +1,1 @@
+//! Full-call recordings and their post-call transcripts.
