@@ -94,6 +94,10 @@ pub struct CallArgs {
     /// can name it) instead of a free port picked for the call.
     #[arg(long)]
     pub recordings_addr: Option<std::net::SocketAddr>,
+    /// Keep serving recordings this many seconds after the call ends (for agents that
+    /// download a recording after answering its status callback).
+    #[arg(long, default_value_t = 0)]
+    pub recordings_linger: u64,
 }
 
 /// `load` options.
@@ -171,6 +175,8 @@ async fn call(args: CallArgs) -> Result<i32, Error> {
     if let Some(addr) = args.recordings_addr {
         config = config.with_recordings_addr(addr);
     }
+    let linger = Duration::from_secs(args.recordings_linger);
+    config = config.with_recordings_linger(linger);
     let script = args.common.script()?;
     let report = Simulator::new(config).run(&script).await?;
     if let Some(dir) = &args.save_dir {
@@ -187,6 +193,10 @@ async fn call(args: CallArgs) -> Result<i32, Error> {
         println!("{}", report.to_json());
     } else {
         print!("{}", report.transcript());
+    }
+    if !linger.is_zero() {
+        // The host serves in the background; the process stays for it.
+        tokio::time::sleep(linger).await;
     }
     Ok(i32::from(report.has_errors()))
 }

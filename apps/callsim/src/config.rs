@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use kav_twilio_sig::{PublicBaseUrl, SecretString};
+use kav_twiml::HttpMethod;
 use secrecy::ExposeSecret;
 
 use crate::error::Error;
@@ -30,6 +31,12 @@ pub struct SimConfig {
     pub(crate) stream_idle: Duration,
     pub(crate) stream_realtime: bool,
     pub(crate) recordings_addr: Option<SocketAddr>,
+    pub(crate) recordings_linger: Duration,
+    pub(crate) fallback_url: Option<String>,
+    pub(crate) fallback_method: HttpMethod,
+    pub(crate) dial_outcome: DialOutcome,
+    pub(crate) dial_duration: Duration,
+    pub(crate) real_time: bool,
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -44,6 +51,9 @@ impl std::fmt::Debug for SimConfig {
             .field("voice_url_path", &self.voice_url_path)
             .field("status_callback", &self.status_callback)
             .field("recordings_addr", &self.recordings_addr)
+            .field("fallback_url", &self.fallback_url)
+            .field("dial_outcome", &self.dial_outcome)
+            .field("real_time", &self.real_time)
             .finish_non_exhaustive()
     }
 }
@@ -104,6 +114,12 @@ impl SimConfig {
             stream_idle: Duration::from_secs(1),
             stream_realtime: false,
             recordings_addr: None,
+            recordings_linger: Duration::ZERO,
+            fallback_url: None,
+            fallback_method: HttpMethod::Post,
+            dial_outcome: DialOutcome::NoAnswer,
+            dial_duration: Duration::from_secs(10),
+            real_time: false,
         })
     }
 
@@ -217,6 +233,59 @@ impl SimConfig {
         self
     }
 
+    /// Keeps the recordings host serving for this long after [`Simulator::run`] returns (in
+    /// the background; `run` does not wait), so that an agent which downloads a recording
+    /// after answering its status callback — the `completed` event of a `<Start><Recording>`
+    /// comes after the call has ended — still finds it. Default: zero (the host stops when
+    /// the call ends). With a fixed [`with_recordings_addr`](Self::with_recordings_addr), the
+    /// next call on that address can only start once the linger is over.
+    ///
+    /// [`Simulator::run`]: crate::Simulator::run
+    #[must_use]
+    pub fn with_recordings_linger(mut self, linger: Duration) -> Self {
+        self.recordings_linger = linger;
+        self
+    }
+
+    /// The number's *fallback URL* (Twilio's `VoiceFallbackUrl`, "Primary handler fails"):
+    /// when a TwiML document cannot be fetched or executed (no connection, timeout, non-2xx
+    /// answer, bad TwiML, wrong content type), Twilio requests this URL with the call's
+    /// parameters plus `ErrorCode` and `ErrorUrl`, and executes what it returns. An absolute
+    /// URL or a path under the public URL; requested with POST unless `method` says GET.
+    #[must_use]
+    pub fn with_fallback_url(mut self, url: impl Into<String>, method: HttpMethod) -> Self {
+        self.fallback_url = Some(url.into());
+        self.fallback_method = method;
+        self
+    }
+
+    /// What happens to the party a `<Dial>` calls (no real call is placed): `no-answer` (the
+    /// default: it rings for the `<Dial timeout>`, 30 s by default), `busy`, `failed`, or
+    /// `completed` after [`with_dial_duration`](Self::with_dial_duration).
+    #[must_use]
+    pub fn with_dial_outcome(mut self, outcome: DialOutcome) -> Self {
+        self.dial_outcome = outcome;
+        self
+    }
+
+    /// How long an answered (`completed`) `<Dial>` lasts (default 10 s; capped by the
+    /// `<Dial timeLimit>`).
+    #[must_use]
+    pub fn with_dial_duration(mut self, duration: Duration) -> Self {
+        self.dial_duration = duration;
+        self
+    }
+
+    /// Lets the call take the time it would on a phone: waits for the length of each `<Say>`
+    /// (estimated at about 15 characters a second), `<Play>` (the decoded WAV's length),
+    /// `<Pause>`, caller turn and `<Dial>`. The default runs as fast as possible (the
+    /// simulated clock still advances, so `duration_seconds` is the same).
+    #[must_use]
+    pub fn with_real_time(mut self, real_time: bool) -> Self {
+        self.real_time = real_time;
+        self
+    }
+
     /// The address set with [`with_recordings_addr`](Self::with_recordings_addr), if any.
     #[must_use]
     pub fn recordings_addr(&self) -> Option<SocketAddr> {
@@ -227,6 +296,50 @@ impl SimConfig {
     #[must_use]
     pub fn public_url(&self) -> &str {
         &self.public_text
+    }
+}
+
+/// What the party called by `<Dial>` does (`DialCallStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum DialOutcome {
+    /// It answers; the two parties talk until it hangs up.
+    Completed,
+    /// Busy signal.
+    Busy,
+    /// It rings until the `<Dial timeout>` (default 30 s) runs out.
+    #[default]
+    NoAnswer,
+    /// The call could not be placed (e.g. the number does not exist).
+    Failed,
+}
+
+impl DialOutcome {
+    /// The `DialCallStatus` value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Busy => "busy",
+            Self::NoAnswer => "no-answer",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl std::str::FromStr for DialOutcome {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "completed" => Ok(Self::Completed),
+            "busy" => Ok(Self::Busy),
+            "no-answer" => Ok(Self::NoAnswer),
+            "failed" => Ok(Self::Failed),
+            other => Err(format!(
+                "`{other}` is not a dial outcome (completed, busy, no-answer, failed)"
+            )),
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod callrec;
 mod codes;
 mod config;
 mod error;
@@ -15,7 +16,7 @@ mod time;
 pub mod cli;
 
 pub use codes::TwilioCode;
-pub use config::{DEFAULT_ACCOUNT_SID, SimConfig};
+pub use config::{DEFAULT_ACCOUNT_SID, DialOutcome, SimConfig};
 pub use error::Error;
 pub use kav_twilio_sig::SecretString;
 pub use report::{

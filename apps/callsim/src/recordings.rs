@@ -21,6 +21,9 @@ struct Shared {
     /// `base64(AccountSid:AuthToken)`, the expected Basic credentials.
     expected: String,
     recordings: Mutex<HashMap<String, Vec<u8>>>,
+    /// Paths of the `.mp3` requests answered 415, for the report.
+    mp3_requests: Mutex<Vec<String>>,
+    addr: Mutex<Option<SocketAddr>>,
 }
 
 /// A running recordings host; stops when dropped.
@@ -42,12 +45,17 @@ impl RecordingsHost {
             account_sid: account_sid.to_owned(),
             expected,
             recordings: Mutex::new(HashMap::new()),
+            mp3_requests: Mutex::new(Vec::new()),
+            addr: Mutex::new(None),
         });
         let bind = addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
         let listener = tokio::net::TcpListener::bind(bind)
             .await
             .map_err(Error::RecordingsHost)?;
         let addr = listener.local_addr().map_err(Error::RecordingsHost)?;
+        if let Ok(mut slot) = shared.addr.lock() {
+            *slot = Some(addr);
+        }
         let app = Router::new()
             .route(
                 "/2010-04-01/Accounts/{account}/Recordings/{file}",
@@ -67,10 +75,24 @@ impl RecordingsHost {
         if let Ok(mut map) = self.shared.recordings.lock() {
             map.insert(recording_sid.to_owned(), wav);
         }
+        self.url(recording_sid)
+    }
+
+    /// The URL a recording has (or will have) on this host, without extension.
+    pub(crate) fn url(&self, recording_sid: &str) -> String {
         format!(
             "http://{}/2010-04-01/Accounts/{}/Recordings/{recording_sid}",
             self.addr, self.shared.account_sid
         )
+    }
+
+    /// The `….mp3` URLs requested so far (each answered 415).
+    pub(crate) fn mp3_requests(&self) -> Vec<String> {
+        self.shared
+            .mp3_requests
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -112,9 +134,22 @@ async fn serve(
     match ext {
         None | Some("wav") => {}
         Some("mp3") => {
+            // Twilio would transcode to MP3; the simulator has no MP3 encoder. 415 says so
+            // plainly (a 404 would read as "no such recording").
+            let addr = shared.addr.lock().ok().and_then(|a| *a);
+            let url = addr.map_or_else(
+                || file.clone(),
+                |a| format!("http://{a}/2010-04-01/Accounts/{account}/Recordings/{file}"),
+            );
+            if let Ok(mut log) = shared.mp3_requests.lock() {
+                log.push(url);
+            }
             return (
-                StatusCode::NOT_FOUND,
-                "the simulator serves recordings as WAV only",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                [(header::CONTENT_TYPE, "application/json")],
+                format!(
+                    "{{\"code\": 20415, \"message\": \"kav-callsim serves recordings as WAV only (it has no MP3 encoder): request /Recordings/{sid}.wav or /Recordings/{sid}\", \"status\": 415}}"
+                ),
             )
                 .into_response();
         }

@@ -39,9 +39,66 @@ pub struct CallReport {
     /// The media fetched for `<Play>`, in order (not in the JSON output).
     #[serde(skip)]
     pub media: Vec<Media>,
-    /// The recordings made by `<Record>`, in order (not in the JSON output).
+    /// The recordings made by `<Record>` and `<Start><Recording>`, in order (not in the JSON
+    /// output).
     #[serde(skip)]
     pub recordings: Vec<Recording>,
+    /// When each event happened, parallel to [`events`](Self::events).
+    pub event_times: Vec<EventTime>,
+    /// The `<Start><Recording>` recordings of the call, with the status they ended in.
+    pub call_recordings: Vec<CallRecording>,
+    /// Requests of the fallback URL, each after a failed document.
+    pub fallbacks: Vec<Fallback>,
+    /// Retries made under the connection overrides (`#rc=…&rp=…`), all requests together.
+    pub retries: u32,
+    /// Whether the call ran in real time (`--real-time`).
+    pub real_time: bool,
+    /// Wall-clock length of the simulation, in milliseconds.
+    pub wall_ms: u64,
+}
+
+/// When an event happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct EventTime {
+    /// Simulated call time at its start, in milliseconds (the clock of `duration_seconds`).
+    pub at_ms: u64,
+    /// Wall-clock time since the call started, in milliseconds.
+    pub wall_ms: u64,
+}
+
+/// A `<Start><Recording>`: what Twilio made of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct CallRecording {
+    /// Its `RecordingSid`.
+    pub sid: String,
+    /// `completed` (served at `url`) or `absent` (shorter than a second: nothing to serve).
+    pub status: String,
+    /// `RecordingUrl` (without extension, as Twilio sends it), when completed.
+    pub url: Option<String>,
+    /// `RecordingDuration` in seconds.
+    pub duration_seconds: u64,
+    /// `RecordingChannels` (2 for `channels="dual"`, the default; 1 for mono).
+    pub channels: u16,
+    /// The `RecordingStatus` of each status callback posted, in order.
+    pub callbacks: Vec<String>,
+    /// `ErrorCode` (0, or 16101 when absent because too short).
+    pub error_code: u16,
+}
+
+/// A request of the fallback URL after a failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Fallback {
+    /// `ErrorCode`: the Twilio code of the failure.
+    pub error_code: u16,
+    /// `ErrorUrl`: the URL that failed.
+    pub error_url: String,
+    /// The fallback URL requested.
+    pub fallback_url: String,
+    /// Whether the fallback answered with usable TwiML.
+    pub recovered: bool,
 }
 
 /// A caller turn as `<Record>` recorded it.
@@ -132,10 +189,51 @@ impl CallReport {
                 write_request(&mut out, &self.requests[next_request]);
                 next_request += 1;
             }
+            if self.real_time
+                && let Some(t) = self.event_times.get(index)
+            {
+                let _ = write!(out, "[{:>7.1} s] ", t.wall_ms as f64 / 1000.0);
+            }
             write_event(&mut out, event);
         }
         for request in &self.requests[next_request..] {
             write_request(&mut out, request);
+        }
+        for rec in &self.call_recordings {
+            let _ = writeln!(
+                out,
+                "call recording {} {} ({} s, {} channel{}{}){}",
+                rec.sid,
+                rec.status,
+                rec.duration_seconds,
+                rec.channels,
+                if rec.channels == 1 { "" } else { "s" },
+                rec.url
+                    .as_deref()
+                    .map_or_else(String::new, |u| format!(", {u}")),
+                if rec.callbacks.is_empty() {
+                    String::new()
+                } else {
+                    format!("; callbacks: {}", rec.callbacks.join(", "))
+                }
+            );
+        }
+        for f in &self.fallbacks {
+            let _ = writeln!(
+                out,
+                "fallback {} after {} on {} ({})",
+                f.fallback_url,
+                f.error_code,
+                f.error_url,
+                if f.recovered {
+                    "recovered"
+                } else {
+                    "failed too"
+                }
+            );
+        }
+        if self.retries > 0 {
+            let _ = writeln!(out, "retries: {}", self.retries);
         }
         for n in &self.notifications {
             let level = match n.level {
@@ -153,10 +251,15 @@ impl CallReport {
         }
         let _ = writeln!(
             out,
-            "call {} ({}), {} s",
+            "call {} ({}), {} s{}",
             self.status,
             self.ended_by.as_str(),
-            self.duration_seconds
+            self.duration_seconds,
+            if self.real_time {
+                format!(" (real time: {} ms wall clock)", self.wall_ms)
+            } else {
+                String::new()
+            }
         );
         out
     }
@@ -168,12 +271,17 @@ fn write_request(out: &mut String, r: &RequestLog) {
         .map_or_else(|| "no response".to_owned(), |s| s.to_string());
     let _ = writeln!(
         out,
-        "  -> {} {} {} ({}) {status} in {} ms",
+        "  -> {} {} {} ({}) {status} in {} ms{}",
         r.purpose.as_str(),
         r.method,
         r.url,
         r.content_type.as_deref().unwrap_or("-"),
-        r.elapsed_ms
+        r.elapsed_ms,
+        match r.retries {
+            0 => String::new(),
+            1 => " after 1 retry".to_owned(),
+            n => format!(" after {n} retries"),
+        }
     );
 }
 
@@ -223,6 +331,24 @@ fn write_event(out: &mut String, event: &Event) {
             audio_ms.map_or_else(String::new, |d| format!(" ({d} ms)"))
         ),
         Event::CallerHangup => writeln!(out, "caller hangs up"),
+        Event::StartRecording {
+            recording_sid,
+            channels,
+            track,
+        } => writeln!(
+            out,
+            "call recording {recording_sid} starts ({channels} channel{}, track {track})",
+            if *channels == 1 { "" } else { "s" }
+        ),
+        Event::Dial {
+            target,
+            outcome,
+            dial_call_sid,
+            duration_seconds,
+        } => writeln!(
+            out,
+            "dial {target}: {outcome} ({dial_call_sid}, {duration_seconds} s)"
+        ),
         Event::Hangup => writeln!(out, "agent hangs up"),
         Event::Reject { reason } => writeln!(out, "agent rejects the call ({reason})"),
         Event::Unsupported { verb } => writeln!(out, "not executed: <{verb}>"),
@@ -326,6 +452,26 @@ pub enum Event {
     },
     /// The caller hung up.
     CallerHangup,
+    /// `<Start><Recording>` started a recording of the call.
+    StartRecording {
+        /// Its `RecordingSid`.
+        recording_sid: String,
+        /// 2 (dual, the default) or 1 (mono).
+        channels: u16,
+        /// `inbound`, `outbound` or `both`.
+        track: String,
+    },
+    /// `<Dial>`: the simulated party's outcome.
+    Dial {
+        /// What was dialled (the number, or the nouns: `Number +1…`, `Client alice`, …).
+        target: String,
+        /// `DialCallStatus`: `completed`, `busy`, `no-answer` or `failed`.
+        outcome: String,
+        /// `DialCallSid` of the simulated leg.
+        dial_call_sid: String,
+        /// How long the dial took (ringing, or the conversation when completed).
+        duration_seconds: u64,
+    },
     /// `<Hangup>`.
     Hangup,
     /// `<Reject>`.
@@ -376,8 +522,10 @@ pub enum Purpose {
     Media,
     /// A call status callback.
     StatusCallback,
-    /// A `<Record recordingStatusCallback>`.
+    /// A `<Record recordingStatusCallback>` or `<Start><Recording recordingStatusCallback>`.
     RecordingStatusCallback,
+    /// The fallback URL, after a failed document.
+    Fallback,
 }
 
 impl Purpose {
@@ -391,6 +539,7 @@ impl Purpose {
             Self::Media => "media",
             Self::StatusCallback => "status_callback",
             Self::RecordingStatusCallback => "recording_status_callback",
+            Self::Fallback => "fallback",
         }
     }
 }
@@ -415,6 +564,8 @@ pub struct RequestLog {
     pub error: Option<TwilioCode>,
     /// Index in [`CallReport::events`] of the first event after this request.
     pub before_event: usize,
+    /// Retries made before this outcome (Twilio's connection overrides, `#rc=…&rp=…`).
+    pub retries: u32,
 }
 
 /// Error or warning.

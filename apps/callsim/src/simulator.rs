@@ -5,12 +5,13 @@ use std::time::Instant;
 
 use kav_audio_codec::{g711, wav};
 use kav_twiml::voice::{
-    Connect, ConnectChild, Gather, GatherChild, Pause, Play, Record, Say, Stream, StreamChild,
-    Verb, VoiceResponse,
+    Connect, ConnectChild, Gather, GatherChild, Pause, Play, Record, Recording as RecordingNoun,
+    Say, Start, StartChild, Stream, StreamChild, Verb, VoiceResponse,
 };
 use kav_twiml::{GatherInput, HttpMethod, Node, NodeContent, RecordingEvent, RejectReason};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
 
+use crate::callrec::CallRecorder;
 use crate::codes::TwilioCode;
 use crate::config::{SimConfig, random_sid};
 use crate::error::Error;
@@ -141,6 +142,12 @@ impl Simulator {
                 notifications: Vec::new(),
                 media: Vec::new(),
                 recordings: Vec::new(),
+                event_times: Vec::new(),
+                call_recordings: Vec::new(),
+                fallbacks: Vec::new(),
+                retries: 0,
+                real_time: self.config.real_time,
+                wall_ms: 0,
             },
             turns: script.turns().iter().cloned().collect(),
             hang_up_after_last_turn: script.hangs_up_after_last_turn(),
@@ -149,9 +156,35 @@ impl Simulator {
             sequence: 0,
             answered: false,
             stop: None,
+            recorders: Vec::new(),
+            started: Instant::now(),
         };
         call.run().await?;
-        Ok(call.report)
+        let Call {
+            mut report,
+            host,
+            started,
+            ..
+        } = call;
+        report.wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        for url in host.mp3_requests() {
+            report.notifications.push(Notification {
+                level: Level::Warning,
+                code: None,
+                message: format!(
+                    "the agent asked for {url}: the simulator cannot encode MP3 (Twilio would \
+                     serve it) and answered 415; fetch the bare RecordingUrl or `.wav`"
+                ),
+            });
+        }
+        let linger = self.config.recordings_linger;
+        if !linger.is_zero() {
+            tokio::spawn(async move {
+                tokio::time::sleep(linger).await;
+                drop(host);
+            });
+        }
+        Ok(report)
     }
 }
 
@@ -186,6 +219,10 @@ struct Call<'a> {
     answered: bool,
     /// Set when the call must end for a reason other than a failed request.
     stop: Option<EndReason>,
+    /// Running `<Start><Recording>`s.
+    recorders: Vec<CallRecorder>,
+    /// Wall-clock start of the call.
+    started: Instant,
 }
 
 impl Call<'_> {
@@ -207,7 +244,179 @@ impl Call<'_> {
         }
         let status = self.report.status.clone();
         self.status_callback(&status).await;
+        self.finish_recordings().await;
         Ok(())
+    }
+
+    /// Logs an event at the current simulated and wall-clock time.
+    fn event(&mut self, event: Event) {
+        self.report.events.push(event);
+        self.report.event_times.push(crate::report::EventTime {
+            at_ms: self.clock_ms,
+            wall_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        });
+    }
+
+    /// `ms` of call time pass: the caller's and the agent's audio go into the running call
+    /// recordings, and in real time the simulator waits for them.
+    async fn elapse(&mut self, ms: u64, inbound: Option<&[i16]>, outbound: Option<&[i16]>) {
+        self.elapse_recorded(ms, inbound, outbound);
+        if self.config.real_time && ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+    }
+
+    /// Like [`elapse`](Self::elapse), without waiting (time that already passed for real).
+    fn elapse_recorded(&mut self, ms: u64, inbound: Option<&[i16]>, outbound: Option<&[i16]>) {
+        self.clock_ms += ms;
+        for recorder in &mut self.recorders {
+            recorder.advance(ms, inbound, outbound);
+        }
+    }
+
+    /// `<Start>`: starts each `<Recording>`; other children are not simulated.
+    async fn start(&mut self, start: &Start, doc_url: &str) {
+        for child in &start.children {
+            match child {
+                StartChild::Recording(noun) => self.start_recording(noun, doc_url).await,
+                StartChild::Stream(_) => self.unsupported("Start><Stream"),
+                StartChild::Siprec(_) => self.unsupported("Start><Siprec"),
+                StartChild::Transcription(_) => self.unsupported("Start><Transcription"),
+                _ => self.unsupported("Start><?"),
+            }
+        }
+    }
+
+    async fn start_recording(&mut self, noun: &RecordingNoun, doc_url: &str) {
+        let sid = random_sid("RE");
+        let recorder = CallRecorder::new(
+            noun,
+            sid.clone(),
+            noun.recording_status_callback.as_ref(),
+            doc_url,
+        );
+        self.event(Event::StartRecording {
+            recording_sid: sid.clone(),
+            channels: recorder.channels(),
+            track: noun.track.map_or("both", |t| t.as_str()).to_owned(),
+        });
+        let url = self.host.url(&sid);
+        let mut outcome = crate::report::CallRecording {
+            sid,
+            status: "in-progress".to_owned(),
+            url: None,
+            duration_seconds: 0,
+            channels: recorder.channels(),
+            callbacks: Vec::new(),
+            error_code: 0,
+        };
+        if recorder.wants(RecordingEvent::InProgress) {
+            let mut params = self.call_recording_params(&recorder, "in-progress", 0);
+            params.insert(3, ("RecordingUrl".to_owned(), url));
+            self.post_recording_status(&recorder, params).await;
+            outcome.callbacks.push("in-progress".to_owned());
+        }
+        self.report.call_recordings.push(outcome);
+        self.recorders.push(recorder);
+    }
+
+    /// After the call: each `<Start><Recording>` is `completed` (served by the recordings
+    /// host) or `absent` (under a second), and its status callback is posted.
+    async fn finish_recordings(&mut self) {
+        let recorders = std::mem::take(&mut self.recorders);
+        for recorder in recorders {
+            let duration_ms = recorder.duration_ms();
+            let seconds = duration_ms.div_ceil(1000);
+            let absent = duration_ms < 1000;
+            let status = if absent { "absent" } else { "completed" };
+            let url = (!absent).then(|| {
+                let wav = recorder.wav();
+                self.report.recordings.push(Recording {
+                    sid: recorder.sid.clone(),
+                    wav: wav.clone(),
+                });
+                self.host.add(&recorder.sid, wav)
+            });
+            let event = if absent {
+                RecordingEvent::Absent
+            } else {
+                RecordingEvent::Completed
+            };
+            let posted = recorder.wants(event);
+            if posted {
+                let mut params = self.call_recording_params(&recorder, status, seconds);
+                if let Some(url) = &url {
+                    params.insert(3, ("RecordingUrl".to_owned(), url.clone()));
+                }
+                self.post_recording_status(&recorder, params).await;
+            }
+            if let Some(outcome) = self
+                .report
+                .call_recordings
+                .iter_mut()
+                .find(|r| r.sid == recorder.sid)
+            {
+                outcome.status = status.to_owned();
+                outcome.url = url;
+                outcome.duration_seconds = seconds;
+                // 16101: the recording is too short to be processed.
+                outcome.error_code = if absent { 16101 } else { 0 };
+                if posted {
+                    outcome.callbacks.push(status.to_owned());
+                }
+            }
+        }
+    }
+
+    /// The parameters of a `<Start><Recording>` status callback (`RecordingUrl` is inserted
+    /// at index 3 by the caller when there is a file).
+    fn call_recording_params(
+        &self,
+        recorder: &CallRecorder,
+        status: &str,
+        seconds: u64,
+    ) -> Vec<(String, String)> {
+        let mut params = vec![
+            ("AccountSid".to_owned(), self.config.account_sid.clone()),
+            ("CallSid".to_owned(), self.report.call_sid.clone()),
+            ("RecordingSid".to_owned(), recorder.sid.clone()),
+            ("RecordingStatus".to_owned(), status.to_owned()),
+        ];
+        if status != "in-progress" {
+            params.push(("RecordingDuration".to_owned(), seconds.to_string()));
+        }
+        params.push((
+            "RecordingChannels".to_owned(),
+            recorder.channels().to_string(),
+        ));
+        params.push((
+            "RecordingSource".to_owned(),
+            "StartCallRecordingTwiML".to_owned(),
+        ));
+        params.push((
+            "RecordingTrack".to_owned(),
+            recorder.track.as_str().to_owned(),
+        ));
+        params.push(("RecordingStartTime".to_owned(), recorder.start_time.clone()));
+        let code = if status == "absent" { "16101" } else { "0" };
+        params.push(("ErrorCode".to_owned(), code.to_owned()));
+        params
+    }
+
+    async fn post_recording_status(
+        &mut self,
+        recorder: &CallRecorder,
+        params: Vec<(String, String)>,
+    ) {
+        if let Some(url) = &recorder.callback {
+            self.request(
+                Purpose::RecordingStatusCallback,
+                recorder.method,
+                url,
+                params,
+            )
+            .await;
+        }
     }
 
     async fn execute(&mut self, mut doc: Document) -> Result<EndReason, Error> {
@@ -240,7 +449,7 @@ impl Call<'_> {
     async fn verb(&mut self, verb: &Verb, doc_url: &str) -> Result<Flow, Error> {
         match verb {
             Verb::Say(say) => {
-                self.say(say);
+                self.say(say).await;
                 Ok(Flow::Next)
             }
             Verb::Play(play) => {
@@ -248,7 +457,7 @@ impl Call<'_> {
                 Ok(Flow::Next)
             }
             Verb::Pause(pause) => {
-                self.pause(pause);
+                self.pause(pause).await;
                 Ok(Flow::Next)
             }
             Verb::Record(record) => self.record(record, doc_url).await,
@@ -272,13 +481,17 @@ impl Call<'_> {
                     }
                 }
             }
+            Verb::Start(start) => {
+                self.start(start, doc_url).await;
+                Ok(Flow::Next)
+            }
             Verb::Hangup(_) => {
-                self.report.events.push(Event::Hangup);
+                self.event(Event::Hangup);
                 Ok(Flow::End(EndReason::AgentHangup))
             }
             Verb::Reject(reject) => {
                 let reason = reject.reason.unwrap_or(RejectReason::Rejected);
-                self.report.events.push(Event::Reject {
+                self.event(Event::Reject {
                     reason: reason.as_str().to_owned(),
                 });
                 if !self.answered {
@@ -298,7 +511,7 @@ impl Call<'_> {
     }
 
     fn unsupported(&mut self, name: &str) {
-        self.report.events.push(Event::Unsupported {
+        self.event(Event::Unsupported {
             verb: name.to_owned(),
         });
         self.notify(
@@ -373,7 +586,7 @@ impl Call<'_> {
                 digits: turn.digits.clone(),
             });
         }
-        self.report.events.push(Event::Stream {
+        self.event(Event::Stream {
             url: public.clone(),
             stream_sid: stream_sid_text,
         });
@@ -405,17 +618,17 @@ impl Call<'_> {
                 break;
             };
             let audio_ms = audio[i].samples.len() as u64 / 8;
-            self.clock_ms += audio_ms + reply_ms;
-            self.report.events.push(Event::Caller {
+            self.event(Event::Caller {
                 text: turn.text.clone(),
                 digits: turn.digits.clone(),
                 audio_ms: Some(audio_ms),
             });
-            self.report
-                .events
-                .push(Event::AgentAudio { audio_ms: reply_ms });
+            // The stream already ran (in real time with `--realtime`): no waiting here.
+            self.elapse_recorded(audio_ms, Some(&audio[i].samples), None);
+            self.event(Event::AgentAudio { audio_ms: reply_ms });
+            self.elapse_recorded(reply_ms, None, None);
         }
-        self.report.events.push(Event::StreamEnd {
+        self.event(Event::StreamEnd {
             marks: outcome.marks,
             clears: outcome.clears,
             closed_by: if outcome.closed_by_agent {
@@ -442,7 +655,7 @@ impl Call<'_> {
                 None => Flow::Next,
             });
         }
-        self.report.events.push(Event::CallerHangup);
+        self.event(Event::CallerHangup);
         Ok(Flow::End(EndReason::CallerHangup))
     }
 
@@ -480,7 +693,7 @@ impl Call<'_> {
         }
     }
 
-    fn say(&mut self, say: &Say) {
+    async fn say(&mut self, say: &Say) {
         let mut text = String::new();
         collect_text(&say.to_node(), &mut text);
         let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -492,25 +705,27 @@ impl Call<'_> {
             );
         }
         let loops = say.loop_.unwrap_or(1);
-        self.clock_ms += text.chars().count() as u64 * SAY_MS_PER_CHAR * u64::from(loops.max(1));
-        self.report.events.push(Event::Say {
+        let ms = text.chars().count() as u64 * SAY_MS_PER_CHAR * u64::from(loops.max(1));
+        self.event(Event::Say {
             text,
             voice: say.voice.clone(),
             language: say.language.clone(),
             loops,
         });
+        // Speech is silence in call recordings (the simulator has none of Twilio's voices).
+        self.elapse(ms, None, None).await;
     }
 
-    fn pause(&mut self, pause: &Pause) {
+    async fn pause(&mut self, pause: &Pause) {
         let seconds = pause.length.map_or(1, |s| s.0);
-        self.clock_ms += u64::from(seconds) * 1000;
-        self.report.events.push(Event::Pause { seconds });
+        self.event(Event::Pause { seconds });
+        self.elapse(u64::from(seconds) * 1000, None, None).await;
     }
 
     async fn play(&mut self, play: &Play, doc_url: &str) {
         let Some(url) = &play.url else {
             let digits = play.digits.as_ref().map_or("", |d| d.as_str());
-            self.report.events.push(Event::Unsupported {
+            self.event(Event::Unsupported {
                 verb: format!("Play digits=\"{digits}\""),
             });
             return;
@@ -523,11 +738,11 @@ impl Call<'_> {
         else {
             return;
         };
-        self.play_fetched(url, fetched, loops);
+        self.play_fetched(url, fetched, loops).await;
     }
 
     /// Checks that fetched media is audio Twilio can play, keeps it and logs the event.
-    fn play_fetched(&mut self, url: String, fetched: Fetched, loops: u32) {
+    async fn play_fetched(&mut self, url: String, fetched: Fetched, loops: u32) {
         let kind = fetched.content_type.as_deref().map(media_type);
         let duration_ms = match kind.as_deref() {
             Some("audio/wav" | "audio/wave" | "audio/x-wav") => match wav::decode(&fetched.body) {
@@ -571,15 +786,25 @@ impl Call<'_> {
                 return;
             }
         };
-        if let Some(ms) = duration_ms {
-            self.clock_ms += ms * u64::from(loops);
-        }
-        self.report.events.push(Event::Play {
+        self.event(Event::Play {
             url: url.clone(),
             content_type: fetched.content_type.clone(),
             bytes: fetched.body.len(),
             duration_ms,
         });
+        if let Some(ms) = duration_ms {
+            // WAV audio goes into call recordings as the caller hears it (8 kHz, μ-law).
+            let samples = if self.recorders.is_empty() {
+                Vec::new()
+            } else {
+                wav::decode_mono(&fetched.body, 8000)
+                    .map(|s| g711::ulaw_decode(&g711::ulaw_encode(&s)))
+                    .unwrap_or_default()
+            };
+            for _ in 0..loops {
+                self.elapse(ms, None, Some(&samples)).await;
+            }
+        }
         self.report.media.push(Media {
             url,
             content_type: fetched.content_type,
@@ -589,7 +814,7 @@ impl Call<'_> {
 
     async fn record(&mut self, record: &Record, doc_url: &str) -> Result<Flow, Error> {
         let Some(turn) = self.turns.pop_front() else {
-            self.report.events.push(Event::CallerHangup);
+            self.event(Event::CallerHangup);
             return Ok(Flow::End(EndReason::CallerHangup));
         };
         let last = self.turns.is_empty();
@@ -598,7 +823,7 @@ impl Call<'_> {
             _ => {
                 // Twilio makes no request to the action URL for an empty recording and goes
                 // on with the next verb.
-                self.report.events.push(Event::Caller {
+                self.event(Event::Caller {
                     text: None,
                     digits: turn.digits.clone(),
                     audio_ms: Some(0),
@@ -607,7 +832,6 @@ impl Call<'_> {
             }
         };
         let audio_ms = samples.len() as u64 * 1000 / 8000;
-        self.clock_ms += audio_ms;
         let recording_sid = random_sid("RE");
         let recording_wav = wav::encode_pcm16(&samples, 8000, 1);
         let recording_url = self.host.add(&recording_sid, recording_wav.clone());
@@ -615,14 +839,15 @@ impl Call<'_> {
             sid: recording_sid.clone(),
             wav: recording_wav,
         });
-        self.report.events.push(Event::Record {
+        self.event(Event::Record {
             recording_sid: recording_sid.clone(),
         });
-        self.report.events.push(Event::Caller {
+        self.event(Event::Caller {
             text: turn.text.clone(),
             digits: None,
             audio_ms: Some(audio_ms),
         });
+        self.elapse(audio_ms, Some(&samples), None).await;
         let hangup = last && self.hang_up_after_last_turn;
         let digits = if hangup {
             Some("hangup".to_owned())
@@ -659,7 +884,7 @@ impl Call<'_> {
             self.request(Purpose::Action, method, &action, params).await;
             self.recording_status(record, doc_url, &recording_params)
                 .await;
-            self.report.events.push(Event::CallerHangup);
+            self.event(Event::CallerHangup);
             return Ok(Flow::End(EndReason::CallerHangup));
         }
         let flow = self.follow(Purpose::Action, method, &action, params).await;
@@ -706,9 +931,9 @@ impl Call<'_> {
     async fn gather(&mut self, gather: &Gather, doc_url: &str) -> Result<Flow, Error> {
         for child in &gather.children {
             match child {
-                GatherChild::Say(say) => self.say(say),
+                GatherChild::Say(say) => self.say(say).await,
                 GatherChild::Play(play) => self.play(play, doc_url).await,
-                GatherChild::Pause(pause) => self.pause(pause),
+                GatherChild::Pause(pause) => self.pause(pause).await,
                 _ => {}
             }
         }
@@ -721,9 +946,9 @@ impl Call<'_> {
             .map(|i| i.as_str())
             .collect::<Vec<_>>()
             .join(" ");
-        self.report.events.push(Event::Gather { input });
+        self.event(Event::Gather { input });
         let Some(turn) = self.turns.pop_front() else {
-            self.report.events.push(Event::CallerHangup);
+            self.event(Event::CallerHangup);
             return Ok(Flow::End(EndReason::CallerHangup));
         };
         let mut params = self.call_params("in-progress");
@@ -749,20 +974,46 @@ impl Call<'_> {
                     .to_owned(),
             );
         }
-        let audio_ms = match (&turn.text, &turn.audio) {
-            (_, Some(_)) => self
-                .turn_audio(&turn)
-                .await?
-                .map(|s| s.len() as u64 * 1000 / 8000),
-            (Some(text), None) => Some(text.chars().count() as u64 * SAY_MS_PER_CHAR),
-            (None, None) => None,
+        let (audio_ms, samples) = match (&turn.text, &turn.audio) {
+            (_, Some(_)) => {
+                let samples = self.turn_audio(&turn).await?.unwrap_or_default();
+                (Some(samples.len() as u64 * 1000 / 8000), samples)
+            }
+            (Some(text), None) => {
+                let estimate = text.chars().count() as u64 * SAY_MS_PER_CHAR;
+                // A call recording hears the text spoken by espeak-ng when it can run;
+                // otherwise silence for as long as the text would take.
+                let samples = if self.recorders.is_empty() {
+                    Vec::new()
+                } else {
+                    match self.turn_audio(&turn).await {
+                        Ok(samples) => samples.unwrap_or_default(),
+                        Err(err) => {
+                            self.notify(
+                                Level::Warning,
+                                None,
+                                format!("the call recording has silence for a text turn: {err}"),
+                            );
+                            Vec::new()
+                        }
+                    }
+                };
+                let ms = if samples.is_empty() {
+                    estimate
+                } else {
+                    samples.len() as u64 / 8
+                };
+                (Some(ms), samples)
+            }
+            (None, None) => (None, Vec::new()),
         };
-        self.clock_ms += audio_ms.unwrap_or(0);
-        self.report.events.push(Event::Caller {
+        self.event(Event::Caller {
             text: turn.text.clone(),
             digits: turn.digits.clone(),
             audio_ms,
         });
+        self.elapse(audio_ms.unwrap_or(0), Some(&samples), None)
+            .await;
         if !got && gather.action_on_empty_result != Some(true) {
             // No input: Twilio goes on with the verb after <Gather>.
             return Ok(Flow::Next);
@@ -840,7 +1091,7 @@ impl Call<'_> {
             Some("text/xml" | "application/xml" | "text/html") => {}
             Some(audio) if audio.starts_with("audio/") => {
                 // An audio document: Twilio plays it, then the call ends.
-                self.play_fetched(url.to_owned(), fetched, 1);
+                self.play_fetched(url.to_owned(), fetched, 1).await;
                 return Some(Document {
                     twiml: VoiceResponse::new(),
                     url: url.to_owned(),
@@ -908,6 +1159,7 @@ impl Call<'_> {
             elapsed_ms,
             error: None,
             before_event: self.report.events.len(),
+            retries: 0,
         };
         let outcome = match result {
             Ok(fetched) if (200..300).contains(&fetched.status) => {
@@ -1145,7 +1397,7 @@ fn country(number: &str) -> &'static str {
 }
 
 /// Twilio's resolution of a TwiML URL: absolute as is, a path against the document's URL.
-fn resolve(url: &kav_twiml::Url, doc_url: &str) -> String {
+pub(crate) fn resolve(url: &kav_twiml::Url, doc_url: &str) -> String {
     if !url.is_relative() {
         return url.as_str().to_owned();
     }

@@ -1,0 +1,318 @@
+//! `<Start><Recording>`, `<Dial>`, the fallback URL and connection overrides, real time, WAV
+//! turns in a speech `<Gather>` and MP3 recording requests, against local agents that check
+//! every signature.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use kav_audio_codec::wav;
+use kav_callsim::{CallScript, EndReason, Event, SimConfig, Simulator, Turn};
+use kav_twilio_sig::{RequestValidator, SecretString};
+
+const TOKEN: &str = "features-token";
+const PUBLIC: &str = "https://agent.example.com";
+
+/// How the agent answers a path.
+#[derive(Clone)]
+enum Page {
+    /// TwiML.
+    Twiml(&'static str),
+    /// An HTTP status with an empty body.
+    Status(u16),
+    /// A WAV file.
+    Wav(Vec<u8>),
+    /// A recording status callback: fetches completed recordings (bare, `.wav`, `.mp3`).
+    RecordingStatus,
+}
+
+#[derive(Debug, Clone)]
+struct Seen {
+    path: String,
+    params: HashMap<String, String>,
+}
+
+/// What the agent fetched from the recordings host: (suffix, status, bytes).
+type Fetches = Arc<Mutex<Vec<(String, u16, Vec<u8>)>>>;
+
+#[derive(Clone)]
+struct Agent {
+    pages: Arc<HashMap<&'static str, Page>>,
+    log: Arc<Mutex<Vec<Seen>>>,
+    counts: Arc<Mutex<HashMap<String, usize>>>,
+    fetches: Fetches,
+}
+
+impl Agent {
+    fn seen(&self) -> Vec<Seen> {
+        self.log.lock().unwrap().clone()
+    }
+
+    fn paths(&self) -> Vec<String> {
+        self.seen().into_iter().map(|s| s.path).collect()
+    }
+
+    fn params(&self, path: &str) -> Vec<HashMap<String, String>> {
+        self.seen()
+            .into_iter()
+            .filter(|s| s.path == path)
+            .map(|s| s.params)
+            .collect()
+    }
+}
+
+async fn agent(pages: Vec<(&'static str, Page)>) -> (String, Agent) {
+    let agent = Agent {
+        pages: Arc::new(pages.into_iter().collect()),
+        log: Arc::default(),
+        counts: Arc::default(),
+        fetches: Arc::default(),
+    };
+    let app = Router::new().fallback(handler).with_state(agent.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), agent)
+}
+
+fn xml(twiml: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, "text/xml")], twiml).into_response()
+}
+
+async fn handler(
+    State(agent): State<Agent>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
+    let url = format!("{PUBLIC}{path_and_query}");
+    let signature = headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let validator = RequestValidator::new(SecretString::from(TOKEN.to_owned()));
+    if validator.validate(&url, &params, signature).is_err() {
+        return (StatusCode::FORBIDDEN, "bad signature").into_response();
+    }
+    // GET callbacks carry their parameters in the query (signed as part of the URL).
+    let mut params: HashMap<String, String> = params.into_iter().collect();
+    if let Some(query) = uri.query() {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+        params.extend(pairs);
+    }
+    agent.log.lock().unwrap().push(Seen {
+        path: uri.path().to_owned(),
+        params: params.clone(),
+    });
+    let _n = {
+        let mut counts = agent.counts.lock().unwrap();
+        let n = counts.entry(uri.path().to_owned()).or_default();
+        *n += 1;
+        *n
+    };
+    match agent.pages.get(uri.path()).cloned() {
+        Some(Page::Twiml(twiml)) => xml(twiml),
+        Some(Page::Status(status)) => StatusCode::from_u16(status).unwrap().into_response(),
+        Some(Page::Wav(bytes)) => ([(header::CONTENT_TYPE, "audio/wav")], bytes).into_response(),
+        Some(Page::RecordingStatus) => {
+            if let Some(url) = params.get("RecordingUrl")
+                && params.get("RecordingStatus").map(String::as_str) == Some("completed")
+            {
+                let client = reqwest::Client::new();
+                for suffix in ["", ".wav", ".mp3"] {
+                    let response = client
+                        .get(format!("{url}{suffix}"))
+                        .basic_auth(&params["AccountSid"], Some(TOKEN))
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = response.status().as_u16();
+                    let bytes = response.bytes().await.unwrap().to_vec();
+                    agent
+                        .fetches
+                        .lock()
+                        .unwrap()
+                        .push((suffix.to_owned(), status, bytes));
+                }
+            }
+            "".into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+fn config(server: &str) -> SimConfig {
+    SimConfig::new(server, PUBLIC, SecretString::from(TOKEN.to_owned())).unwrap()
+}
+
+fn tone(ms: u32) -> Vec<u8> {
+    let samples: Vec<i16> = (0..8 * ms)
+        .map(|i| ((f64::from(i) * 0.3).sin() * 8000.0) as i16)
+        .collect();
+    wav::encode_pcm16(&samples, 8000, 1)
+}
+
+fn no_errors(report: &kav_callsim::CallReport) {
+    assert!(
+        !report.has_errors(),
+        "{:#?}\n{}",
+        report.notifications,
+        report.transcript()
+    );
+}
+
+#[tokio::test]
+async fn start_recording_records_the_whole_call() {
+    let (server, agent) = agent(vec![
+        (
+            "/webhook/incoming_call",
+            Page::Twiml(
+                "<Response><Start><Recording recordingStatusCallback=\"/webhook/recording_status\" \
+                 recordingStatusCallbackEvent=\"in-progress completed absent\"/></Start>\
+                 <Play>/media/hello.wav</Play>\
+                 <Gather input=\"speech\" action=\"/webhook/gather\"><Say>Hi</Say></Gather></Response>",
+            ),
+        ),
+        ("/media/hello.wav", Page::Wav(tone(1000))),
+        (
+            "/webhook/gather",
+            Page::Twiml("<Response><Say>Bye</Say><Hangup/></Response>"),
+        ),
+        ("/webhook/recording_status", Page::RecordingStatus),
+        ("/webhook/call_status", Page::Status(204)),
+    ])
+    .await;
+    let script = CallScript::new().turn(Turn::wav("caller", tone(1500)).with_text("hello"));
+    let report = Simulator::new(config(&server).with_status_callback("/webhook/call_status"))
+        .run(&script)
+        .await
+        .unwrap();
+    no_errors(&report);
+    assert_eq!(report.ended_by, EndReason::AgentHangup);
+
+    // in-progress when it starts, completed after the call's own completed callback.
+    let paths = agent.paths();
+    let last_two: Vec<&str> = paths[paths.len() - 2..]
+        .iter()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        last_two,
+        ["/webhook/call_status", "/webhook/recording_status"]
+    );
+    let callbacks = agent.params("/webhook/recording_status");
+    let statuses: Vec<&str> = callbacks
+        .iter()
+        .map(|p| p["RecordingStatus"].as_str())
+        .collect();
+    assert_eq!(statuses, ["in-progress", "completed"]);
+    let completed = &callbacks[1];
+    let sid = &completed["RecordingSid"];
+    assert!(sid.starts_with("RE") && sid.len() == 34);
+    assert!(sid[2..].bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(callbacks[0]["RecordingSid"], *sid);
+    assert_eq!(completed["RecordingSource"], "StartCallRecordingTwiML");
+    assert_eq!(completed["RecordingChannels"], "2");
+    assert_eq!(completed["ErrorCode"], "0");
+    assert_eq!(completed["CallSid"], report.call_sid);
+    assert!(completed["AccountSid"].starts_with("AC"));
+    assert!(completed["RecordingStartTime"].ends_with("+0000"));
+    let url = &completed["RecordingUrl"];
+    assert!(url.ends_with(&format!("/Recordings/{sid}")), "{url}");
+    // 1 s of play, "Hi", 1.5 s of caller, "Bye": 3 s once rounded up.
+    assert_eq!(completed["RecordingDuration"], "3");
+    assert!(!callbacks[0].contains_key("RecordingDuration"));
+
+    // The bare URL and `.wav` serve the same dual-channel WAV; `.mp3` is a clear 415.
+    let fetches = agent.fetches.lock().unwrap().clone();
+    assert_eq!(fetches.len(), 3);
+    assert_eq!((fetches[0].1, fetches[1].1), (200, 200));
+    assert_eq!(fetches[0].2, fetches[1].2);
+    let decoded = wav::decode(&fetches[0].2).unwrap();
+    assert_eq!((decoded.sample_rate, decoded.channels), (8000, 2));
+    let frames = decoded.frames();
+    assert!((2500 * 8..3000 * 8).contains(&frames), "{frames}");
+    // Channel 1 (the caller) is silent while the greeting plays on channel 2, then speaks.
+    let at = |frame: usize, channel: usize| decoded.samples[frame * 2 + channel];
+    let loud = |range: std::ops::Range<usize>, ch: usize| {
+        range.map(|f| at(f, ch).unsigned_abs() as u64).sum::<u64>()
+    };
+    assert_eq!(loud(0..8000, 0), 0);
+    assert!(loud(0..8000, 1) > 0);
+    assert!(loud(8000..frames, 0) > 0);
+    assert_eq!(fetches[2].1, 415);
+    assert!(String::from_utf8_lossy(&fetches[2].2).contains("WAV only"));
+
+    // The report has it: the outcome, the WAV, the MP3 warning.
+    assert_eq!(report.call_recordings.len(), 1);
+    let outcome = &report.call_recordings[0];
+    assert_eq!(outcome.status, "completed");
+    assert_eq!(outcome.callbacks, ["in-progress", "completed"]);
+    assert_eq!(outcome.url.as_deref(), Some(url.as_str()));
+    assert!(
+        report
+            .recordings
+            .iter()
+            .any(|r| r.sid == *sid && r.wav == fetches[0].2)
+    );
+    assert!(
+        report
+            .notifications
+            .iter()
+            .any(|n| n.message.contains(".mp3"))
+    );
+    assert!(matches!(
+        report.events[0],
+        Event::StartRecording { channels: 2, .. }
+    ));
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+    assert_eq!(json["call_recordings"][0]["status"], "completed");
+    assert!(report.transcript().contains("call recording RE"));
+}
+
+#[tokio::test]
+async fn start_recording_mono_default_events_and_absent() {
+    let (server, agent) = agent(vec![
+        (
+            "/webhook/incoming_call",
+            Page::Twiml(
+                "<Response><Start><Recording channels=\"mono\" recordingStatusCallback=\"/webhook/recording_status\"/></Start>\
+                 <Pause length=\"2\"/><Redirect>/webhook/short</Redirect></Response>",
+            ),
+        ),
+        (
+            "/webhook/short",
+            Page::Twiml(
+                "<Response><Start><Recording recordingStatusCallback=\"/webhook/recording_status\" \
+                 recordingStatusCallbackEvent=\"absent\" recordingStatusCallbackMethod=\"GET\"/></Start><Hangup/></Response>",
+            ),
+        ),
+        ("/webhook/recording_status", Page::RecordingStatus),
+    ])
+    .await;
+    let report = Simulator::new(config(&server))
+        .run(&CallScript::new())
+        .await
+        .unwrap();
+    no_errors(&report);
+    // The first: completed only (the default event), mono, 2 s. The second started as the
+    // call hung up: absent (too short), posted with GET.
+    let callbacks = agent.params("/webhook/recording_status");
+    assert_eq!(callbacks.len(), 2, "{callbacks:#?}");
+    assert_eq!(callbacks[0]["RecordingStatus"], "completed");
+    assert_eq!(callbacks[0]["RecordingChannels"], "1");
+    assert_eq!(callbacks[0]["RecordingDuration"], "2");
+    assert_eq!(callbacks[1]["RecordingStatus"], "absent");
+    assert_eq!(callbacks[1]["ErrorCode"], "16101");
+    assert!(!callbacks[1].contains_key("RecordingUrl"));
+    assert_eq!(report.call_recordings[1].status, "absent");
+    let fetches = agent.fetches.lock().unwrap().clone();
+    let decoded = wav::decode(&fetches[1].2).unwrap();
+    assert_eq!((decoded.channels, decoded.frames()), (1, 16000));
+}
