@@ -11,6 +11,7 @@ mod outbound;
 mod pages;
 pub mod store;
 mod webhooks;
+pub mod worker;
 
 use std::future::Future;
 

@@ -72,6 +72,8 @@ async fn run(config: Config) -> Result<(), String> {
 
     let grace = config.shutdown_grace();
     let state = AppState::new(config, store.clone());
+    // Post-call jobs (transcription of full-call recordings) run beside the server.
+    let worker = kav_server::worker::spawn(state.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let mut server = tokio::spawn(kav_server::serve(listener, state, async {
         let _ = stop_rx.await;
@@ -98,8 +100,12 @@ async fn run(config: Config) -> Result<(), String> {
             }
         }
     };
-    // Claimed jobs keep their lock until it expires; another worker (or this one after a
-    // restart) takes them again then. Nothing else needs undoing.
+    // The worker gives the job it is running back to the queue (unfinished, its attempt not
+    // counted). Had it died instead, the job's lock would expire and another worker (or this
+    // one after a restart) would take it again; nothing else needs undoing.
+    if tokio::time::timeout(grace, worker.stop()).await.is_err() {
+        tracing::warn!("the background worker did not stop in time; its job's lock will expire");
+    }
     store.close().await;
     match result {
         Ok(Ok(())) => {

@@ -3,8 +3,9 @@
 //!
 //! Families: `kav_webhook_requests_total` and `kav_webhook_duration_seconds` by route and
 //! status, `kav_turn_stage_duration_seconds` by stage (`stt`, `llm`, `tts`),
-//! `kav_provider_errors_total` by provider and stage, and the `kav_active_calls` gauge (read
-//! from the store when scraped).
+//! `kav_provider_errors_total` by provider and stage, `kav_jobs_total` by job kind and outcome
+//! (`done`, `retry`, `parked`, `released`), and the `kav_active_calls` gauge (read from the
+//! store when scraped).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -149,6 +150,7 @@ pub struct Metrics {
     webhook_duration: Family<Histogram>,
     turn_stage_duration: Family<Histogram>,
     provider_errors: Family<AtomicU64>,
+    jobs: Family<AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -206,6 +208,11 @@ impl Metrics {
                 "Provider failures by provider and stage.",
                 &["provider", "stage"],
             ),
+            jobs: Family::new(
+                "kav_jobs_total",
+                "Background job runs by kind and outcome.",
+                &["kind", "outcome"],
+            ),
         }
     }
 
@@ -234,6 +241,13 @@ impl Metrics {
             .fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts one job run ending with `outcome` (`done`, `retry`, `parked`, `released`).
+    pub fn job_outcome(&self, kind: &str, outcome: &str) {
+        self.jobs
+            .get(&[kind, outcome])
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The exposition text. `active_calls` is `None` when the store could not be read (the
     /// gauge is then left out rather than reported wrong).
     #[must_use]
@@ -243,6 +257,7 @@ impl Metrics {
         render_histograms(&mut out, &self.webhook_duration);
         render_histograms(&mut out, &self.turn_stage_duration);
         render_counters(&mut out, &self.provider_errors);
+        render_counters(&mut out, &self.jobs);
         out.push_str("# HELP kav_active_calls Calls not yet ended, from the store.\n");
         out.push_str("# TYPE kav_active_calls gauge\n");
         if let Some(n) = active_calls {

@@ -318,6 +318,120 @@ async fn all(store: &Store) {
     recording_events_are_idempotent(store).await;
     call_history(store).await;
     outbound_calls_and_sms(store).await;
+    recordings_queue_one_job_and_keep_transcripts(store).await;
+    jobs_are_released_and_parked(store).await;
+}
+
+async fn recordings_queue_one_job_and_keep_transcripts(store: &Store) {
+    use kav_server::store::transcripts::{CallTranscript, NewJob, TranscriptSegment};
+    let kind = "transcribe_test";
+    let event = RecordingEvent {
+        recording_sid: "RE00000000000000000000000000000abc".to_owned(),
+        status: "completed".to_owned(),
+        call_sid: Some("CA00000000000000000000000000000abc".to_owned()),
+        recording_url: Some("https://api.twilio.com/x".to_owned()),
+        duration_s: Some(30),
+        params: Vec::new(),
+    };
+    let payload = serde_json::json!({"recording_sid": event.recording_sid});
+    let job = || NewJob {
+        kind,
+        payload: &payload,
+        max_attempts: 2,
+    };
+    let (new, id) = store
+        .record_recording_and_enqueue(&event, Some(job()), 100)
+        .await
+        .unwrap();
+    assert!(new);
+    let id = id.unwrap();
+    // Replays store nothing and queue nothing, concurrently too.
+    let replays = futures_util::future::join_all(
+        (0..4).map(|_| store.record_recording_and_enqueue(&event, Some(job()), 101)),
+    )
+    .await;
+    assert!(replays.into_iter().all(|r| r.unwrap() == (false, None)));
+    let jobs = store.jobs_of_kind(kind).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!((jobs[0].id.as_str(), jobs[0].run_after), (id.as_str(), 100));
+    let claimed = store
+        .claim_job(kind, "w", Duration::from_secs(60), 100)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.payload, payload);
+    store.complete_job(&claimed, 101).await.unwrap();
+
+    let call = event.call_sid.clone();
+    let mut transcript = CallTranscript {
+        recording_sid: event.recording_sid.clone(),
+        call_sid: call.clone(),
+        text: Some("שלום עולם".to_owned()),
+        segments: vec![TranscriptSegment {
+            start_ms: 0,
+            end_ms: 1500,
+            text: "שלום עולם".to_owned(),
+        }],
+        language: Some("he".to_owned()),
+        provider: Some("openai".to_owned()),
+        audio_ms: Some(30_000),
+        stt_ms: Some(900),
+        error: None,
+        created_at: 200,
+    };
+    store.save_call_transcript(&transcript, 200).await.unwrap();
+    // A second run of the same job replaces the transcript, keeping when it was first stored.
+    transcript.text = Some("שלום עולם!".to_owned());
+    store.save_call_transcript(&transcript, 300).await.unwrap();
+    let stored = store
+        .call_transcripts(call.as_deref().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(stored, [transcript.clone()]);
+    assert_eq!(
+        store.call_transcript(&event.recording_sid).await.unwrap(),
+        Some(transcript)
+    );
+    assert!(store.call_transcripts("CA-none").await.unwrap().is_empty());
+}
+
+async fn jobs_are_released_and_parked(store: &Store) {
+    let kind = "release_test";
+    let payload = serde_json::json!({});
+    let lease = Duration::from_secs(60);
+    let id = store.enqueue_job(kind, &payload, 3, 0, 0).await.unwrap();
+    let job = store
+        .claim_job(kind, "a", lease, 10)
+        .await
+        .unwrap()
+        .unwrap();
+    store.release_job(&job, 20).await.unwrap();
+    assert!(matches!(
+        store.release_job(&job, 21).await,
+        Err(Error::JobNotHeld { .. })
+    ));
+    let record = store.job(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (record.state, record.attempts, record.run_after),
+        (JobState::Queued, 0, 20)
+    );
+    let job = store
+        .claim_job(kind, "b", lease, 20)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.attempts, 1);
+    store.park_job(&job, "not a WAV file", 30).await.unwrap();
+    let record = store.job(&id).await.unwrap().unwrap();
+    assert_eq!(record.state, JobState::Parked);
+    assert_eq!(record.last_error.as_deref(), Some("not a WAV file"));
+    assert!(
+        store
+            .claim_job(kind, "c", lease, 1_000_000)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 async fn outbound_calls_and_sms(store: &Store) {
@@ -439,6 +553,7 @@ async fn both_backends_define_the_same_tables_and_columns() {
         "jobs",
         "audio",
         "recording_events",
+        "call_transcripts",
     ] {
         assert!(tables.contains(table), "{table} missing: {columns:?}");
     }

@@ -109,6 +109,18 @@ fn millis(d: Duration) -> i64 {
 }
 
 type ClaimRow = (String, String, String, i64, i64);
+type JobRow = (String, String, String, i64, i64, Option<String>);
+
+fn job_record((id, kind, state, attempts, run_after, last_error): JobRow) -> Option<JobRecord> {
+    Some(JobRecord {
+        id,
+        kind,
+        state: JobState::parse(&state)?,
+        attempts,
+        run_after,
+        last_error,
+    })
+}
 
 impl Store {
     /// Queues a job that may run from `run_after` on, with `max_attempts` attempts.
@@ -277,34 +289,105 @@ impl Store {
         }
     }
 
+    /// Parks a claimed job at once (a failure that no retry can fix, such as a recording on a
+    /// host that is not allowed).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::JobNotHeld`] when the lock was lost; [`Error::Store`].
+    pub async fn park_job(&self, job: &Job, error: &str, now: UnixMillis) -> Result<(), Error> {
+        let affected = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE jobs SET state = 'parked', last_error = $3, locked_by = NULL, \
+                 locked_until = NULL, updated_at = $4 \
+                 WHERE id = $1 AND state = 'running' AND locked_by = $2",
+            )
+            .bind(&job.id)
+            .bind(&job.lock)
+            .bind(error)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .map_err(Error::store("park job"))?;
+        if affected == 1 {
+            Ok(())
+        } else {
+            Err(Error::JobNotHeld {
+                id: job.id.clone(),
+                worker: job.lock.clone(),
+            })
+        }
+    }
+
+    /// Gives a claimed job back without counting the attempt (the worker is stopping): it is
+    /// queued again at once, for this or another worker.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::JobNotHeld`] when the lock was lost; [`Error::Store`].
+    pub async fn release_job(&self, job: &Job, now: UnixMillis) -> Result<(), Error> {
+        let affected = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE jobs SET state = 'queued', attempts = CASE WHEN attempts > 0 \
+                 THEN attempts - 1 ELSE 0 END, run_after = $3, locked_by = NULL, \
+                 locked_until = NULL, updated_at = $3 \
+                 WHERE id = $1 AND state = 'running' AND locked_by = $2",
+            )
+            .bind(&job.id)
+            .bind(&job.lock)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .map_err(Error::store("release job"))?;
+        if affected == 1 {
+            Ok(())
+        } else {
+            Err(Error::JobNotHeld {
+                id: job.id.clone(),
+                worker: job.lock.clone(),
+            })
+        }
+    }
+
+    /// Every job of `kind`, oldest first (for inspection and tests).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn jobs_of_kind(&self, kind: &str) -> Result<Vec<JobRecord>, Error> {
+        let rows: Vec<JobRow> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, kind, state, attempts, run_after, last_error FROM jobs \
+                 WHERE kind = $1 ORDER BY created_at, id",
+            )
+            .bind(kind)
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(Error::store("select jobs"))?;
+        Ok(rows.into_iter().filter_map(job_record).collect())
+    }
+
     /// A job as stored.
     ///
     /// # Errors
     ///
     /// [`Error::Store`].
     pub async fn job(&self, id: &str) -> Result<Option<JobRecord>, Error> {
-        let row: Option<(String, String, String, i64, i64, Option<String>)> =
-            with_pool!(self, |pool| {
-                sqlx::query_as(
-                    "SELECT id, kind, state, attempts, run_after, last_error FROM jobs WHERE id = $1",
-                )
-                .bind(id)
-                .fetch_optional(pool)
-                .await
-            })
-            .map_err(Error::store("select job"))?;
-        Ok(
-            row.and_then(|(id, kind, state, attempts, run_after, last_error)| {
-                Some(JobRecord {
-                    id,
-                    kind,
-                    state: JobState::parse(&state)?,
-                    attempts,
-                    run_after,
-                    last_error,
-                })
-            }),
-        )
+        let row: Option<JobRow> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, kind, state, attempts, run_after, last_error FROM jobs WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+        })
+        .map_err(Error::store("select job"))?;
+        Ok(row.and_then(job_record))
     }
 }
 

@@ -51,6 +51,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "recording events",
         include_str!("../../migrations/0002_recording_events.sql"),
     ),
+    (
+        3,
+        "call transcripts",
+        include_str!("../../migrations/0003_call_transcripts.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -12,8 +12,8 @@ use kav_llm::{Conversation, ConversationConfig};
 use kav_stt::{AudioClip, Verdict};
 use kav_twilio_rest::RecordingFormat;
 use kav_twilio_sig::{PublicBaseUrl, candidate_urls};
-use kav_twiml::voice::{Gather, Hangup, Record, VoiceResponse};
-use kav_twiml::{DtmfKeys, GatherInput, HttpMethod, SpeechTimeout, Trim};
+use kav_twiml::voice::{Gather, Hangup, Record, Recording, Start, VoiceResponse};
+use kav_twiml::{DtmfKeys, GatherInput, HttpMethod, RecordingEvent, SpeechTimeout, Trim};
 
 use crate::agent::{Spoken, Voice, absolute};
 use crate::app::AppState;
@@ -28,6 +28,8 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(3);
 pub(crate) const GATHER_PATH: &str = "/webhook/gather";
 /// The path Twilio posts recordings to.
 pub(crate) const RECORDING_PATH: &str = "/webhook/handle_recording";
+/// The path Twilio posts full-call recording events to.
+pub(crate) const RECORDING_STATUS_PATH: &str = "/webhook/recording_status";
 
 pub(crate) fn twiml(response: &VoiceResponse) -> Response {
     (
@@ -90,14 +92,38 @@ async fn split(request: Request) -> (axum::http::request::Parts, Vec<(String, St
 /// `spoken`, then listening for the caller the way `CALL_MODE` says: a speech `<Gather>`
 /// around it, or `<Record>` after it.
 fn listen(state: &AppState, base: &PublicBaseUrl, spoken: Spoken) -> VoiceResponse {
+    listen_after(state, base, spoken, VoiceResponse::new())
+}
+
+/// [`listen`], appended to `response`.
+fn listen_after(
+    state: &AppState,
+    base: &PublicBaseUrl,
+    spoken: Spoken,
+    response: VoiceResponse,
+) -> VoiceResponse {
     match state.config().call_mode() {
-        CallMode::Record => record(base, spoken),
-        _ => gather(state, base, spoken),
+        CallMode::Record => record(base, spoken, response),
+        _ => gather(state, base, spoken, response),
     }
 }
 
+/// `<Start><Recording>` of the whole call, reporting to `/webhook/recording_status` when the
+/// recording is complete (`KAV_RECORD_CALLS=true`).
+fn start_recording(base: &PublicBaseUrl) -> Option<Start> {
+    let callback = absolute(base, RECORDING_STATUS_PATH)?;
+    Some(
+        Start::new().recording(
+            Recording::new()
+                .recording_status_callback(callback)
+                .recording_status_callback_method(HttpMethod::Post)
+                .recording_status_callback_event([RecordingEvent::Completed]),
+        ),
+    )
+}
+
 /// `spoken`, then `<Record>` posting to `/webhook/handle_recording`.
-fn record(base: &PublicBaseUrl, spoken: Spoken) -> VoiceResponse {
+fn record(base: &PublicBaseUrl, spoken: Spoken, response: VoiceResponse) -> VoiceResponse {
     let mut record = Record::new()
         .method(HttpMethod::Post)
         .timeout(5)
@@ -110,14 +136,16 @@ fn record(base: &PublicBaseUrl, spoken: Spoken) -> VoiceResponse {
     if let Some(action) = absolute(base, RECORDING_PATH) {
         record = record.action(action);
     }
-    spoken
-        .speech
-        .into_response(VoiceResponse::new())
-        .record(record)
+    spoken.speech.into_response(response).record(record)
 }
 
 /// A speech `<Gather>` posting to `/webhook/gather`, with `speech` inside.
-fn gather(state: &AppState, base: &PublicBaseUrl, spoken: Spoken) -> VoiceResponse {
+fn gather(
+    state: &AppState,
+    base: &PublicBaseUrl,
+    spoken: Spoken,
+    response: VoiceResponse,
+) -> VoiceResponse {
     let mut gather = Gather::new()
         .input([GatherInput::Speech])
         .language(state.config().language())
@@ -126,7 +154,7 @@ fn gather(state: &AppState, base: &PublicBaseUrl, spoken: Spoken) -> VoiceRespon
     if let Some(action) = absolute(base, GATHER_PATH) {
         gather = gather.action(action);
     }
-    VoiceResponse::new().gather(spoken.speech.into_gather(gather))
+    response.gather(spoken.speech.into_gather(gather))
 }
 
 fn voice<'a>(state: &'a AppState, base: &'a PublicBaseUrl) -> Voice<'a> {
@@ -183,7 +211,8 @@ pub(crate) async fn incoming_call(State(state): State<AppState>, request: Reques
     twiml(&greeting(&state, &base).await)
 }
 
-/// The greeting, then listening (what `incoming_call` answers).
+/// The greeting, then listening (what `incoming_call` answers); with `KAV_RECORD_CALLS=true`
+/// the whole call's recording starts first.
 async fn greeting(state: &AppState, base: &PublicBaseUrl) -> VoiceResponse {
     let spoken = voice(state, base)
         .speak(
@@ -192,7 +221,13 @@ async fn greeting(state: &AppState, base: &PublicBaseUrl) -> VoiceResponse {
             state.config().turn_timeout(),
         )
         .await;
-    listen(state, base, spoken)
+    let mut response = VoiceResponse::new();
+    if state.config().record_calls()
+        && let Some(start) = start_recording(base)
+    {
+        response = response.start(start);
+    }
+    listen_after(state, base, spoken, response)
 }
 
 /// Whether `headers` carry `Authorization: Bearer {ADMIN_TOKEN}` (compared in constant time

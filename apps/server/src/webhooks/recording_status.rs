@@ -1,5 +1,7 @@
 //! `POST /webhook/recording_status`: store the recording event once, answer 200 whatever
-//! happens.
+//! happens. With `KAV_RECORD_CALLS=true`, a `completed` recording also queues one post-call
+//! transcription job, in the same transaction as the event (so Twilio's retries never queue
+//! a second one).
 
 use std::time::Duration;
 
@@ -8,7 +10,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use crate::app::AppState;
+use crate::store::transcripts::NewJob;
 use crate::store::{RecordingEvent, now_millis};
+use crate::worker::{TRANSCRIBE_RECORDING, TranscribeRecording};
 
 /// How long the store may take before the event is given up.
 const STORE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -69,14 +73,34 @@ pub(crate) async fn handle(State(state): State<AppState>, body: Bytes) -> Status
             return StatusCode::OK;
         }
     };
+    let payload = (state.config().record_calls() && event.status == "completed").then(|| {
+        serde_json::to_value(TranscribeRecording {
+            recording_sid: event.recording_sid.clone(),
+            call_sid: event.call_sid.clone(),
+            recording_url: event.recording_url.clone(),
+        })
+        .unwrap_or_default()
+    });
+    let job = payload.as_ref().map(|payload| NewJob {
+        kind: TRANSCRIBE_RECORDING,
+        payload,
+        max_attempts: state.config().job_max_attempts(),
+    });
     let stored = tokio::time::timeout(
         STORE_TIMEOUT,
-        state.store().record_recording_event(&event, now_millis()),
+        state
+            .store()
+            .record_recording_and_enqueue(&event, job, now_millis()),
     )
     .await;
     match stored {
-        Ok(Ok(true)) => tracing::info!(status = %event.status, "recording status stored"),
-        Ok(Ok(false)) => {
+        Ok(Ok((true, Some(job)))) => tracing::info!(
+            status = %event.status,
+            %job,
+            "recording status stored; post-call transcription queued"
+        ),
+        Ok(Ok((true, None))) => tracing::info!(status = %event.status, "recording status stored"),
+        Ok(Ok((false, _))) => {
             tracing::info!(status = %event.status, "recording status already stored (replay)");
         }
         Ok(Err(error)) => tracing::error!(
