@@ -188,12 +188,19 @@ enum Kernel {
     /// AVX2, 16 or 32 samples per step (x86-64 CPUs since 2013–2015).
     #[cfg(target_arch = "x86_64")]
     Avx2(x86::Avx2),
+    /// AVX-512 F/BW/VBMI, 64 samples per step (Intel since Ice Lake, AMD since Zen 4).
+    #[cfg(target_arch = "x86_64")]
+    Avx512(x86::Avx512),
 }
 
 impl Kernel {
     /// The fastest kernel this CPU runs (detected once, then a relaxed atomic load).
     #[inline]
     fn best() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(avx512) = x86::Avx512::detect() {
+            return Self::Avx512(avx512);
+        }
         #[cfg(target_arch = "x86_64")]
         if let Some(avx2) = x86::Avx2::detect() {
             return Self::Avx2(avx2);
@@ -207,6 +214,8 @@ impl Kernel {
         let mut all = vec![Self::Portable];
         #[cfg(target_arch = "x86_64")]
         all.extend(x86::Avx2::detect().map(Self::Avx2));
+        #[cfg(target_arch = "x86_64")]
+        all.extend(x86::Avx512::detect().map(Self::Avx512));
         all
     }
 
@@ -217,6 +226,8 @@ impl Kernel {
             Self::Portable => ulaw_encode_portable(pcm, out),
             #[cfg(target_arch = "x86_64")]
             Self::Avx2(k) => k.ulaw_encode(pcm, out),
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512(k) => k.ulaw_encode(pcm, out),
         }
     }
 
@@ -227,6 +238,8 @@ impl Kernel {
             Self::Portable => alaw_encode_portable(pcm, out),
             #[cfg(target_arch = "x86_64")]
             Self::Avx2(k) => k.alaw_encode(pcm, out),
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512(k) => k.alaw_encode(pcm, out),
         }
     }
 
@@ -237,6 +250,8 @@ impl Kernel {
             Self::Portable => ulaw_decode_portable(codes, out),
             #[cfg(target_arch = "x86_64")]
             Self::Avx2(k) => k.ulaw_decode(codes, out),
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512(k) => k.ulaw_decode(codes, out),
         }
     }
 
@@ -247,6 +262,8 @@ impl Kernel {
             Self::Portable => alaw_decode_portable(codes, out),
             #[cfg(target_arch = "x86_64")]
             Self::Avx2(k) => k.alaw_decode(codes, out),
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512(k) => k.alaw_decode(codes, out),
         }
     }
 }
@@ -469,6 +486,11 @@ mod tests {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
             assert!(all.iter().any(|k| matches!(k, Kernel::Avx2(_))));
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx512vbmi") && std::is_x86_feature_detected!("avx512bw")
+        {
+            assert!(all.iter().any(|k| matches!(k, Kernel::Avx512(_))));
         }
         for k in all {
             f(k);

@@ -8,16 +8,8 @@
 //! input value and many lengths and offsets.
 #![allow(unsafe_code)]
 
-use std::arch::x86_64::{
-    __m128i, __m256i, _mm_and_si128, _mm_cmpgt_epi8, _mm_loadu_si128, _mm_or_si128, _mm_set1_epi8,
-    _mm_setr_epi8, _mm_shuffle_epi8, _mm_srli_epi16, _mm_xor_si128, _mm256_adds_epi16,
-    _mm256_blend_epi16, _mm256_castps_si256, _mm256_cvtepi8_epi16, _mm256_cvtepi32_ps,
-    _mm256_cvtepu8_epi16, _mm256_loadu_si256, _mm256_max_epi16, _mm256_min_epi16,
-    _mm256_mullo_epi16, _mm256_or_si256, _mm256_packs_epi16, _mm256_packus_epi16,
-    _mm256_permute4x64_epi64, _mm256_set1_epi8, _mm256_set1_epi16, _mm256_set1_epi32,
-    _mm256_setzero_si256, _mm256_srai_epi16, _mm256_srli_epi16, _mm256_srli_epi32,
-    _mm256_storeu_si256, _mm256_sub_epi16, _mm256_subs_epi16, _mm256_xor_si256,
-};
+// The intrinsics are a large, flat namespace whose names say what they are.
+use std::arch::x86_64::*;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Proof that the CPU running this process supports AVX2: only [`Avx2::detect`] makes one.
@@ -29,19 +21,79 @@ pub(super) struct Avx2 {
 /// What `is_x86_feature_detected!("avx2")` said: 0 not asked yet, 1 no, 2 yes.
 static AVX2: AtomicU8 = AtomicU8::new(0);
 
+/// Proof that the CPU running this process supports AVX-512 F, BW, VBMI and VBMI2 (and AVX2): only
+/// [`Avx512::detect`] makes one.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Avx512 {
+    _proof: (),
+}
+
+/// Whether the CPU supports AVX-512 F, BW, VBMI and VBMI2 (and AVX2): 0 not asked yet, 1 no, 2 yes.
+static AVX512: AtomicU8 = AtomicU8::new(0);
+
+/// Reads a cached answer to a feature question, asking `detect` the first time.
+#[inline]
+fn cached(cache: &AtomicU8, detect: fn() -> bool) -> bool {
+    match cache.load(Ordering::Relaxed) {
+        0 => {
+            let yes = detect();
+            cache.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
+            yes
+        }
+        v => v == 2,
+    }
+}
+
+impl Avx512 {
+    /// Returns the token when the CPU supports AVX-512 F, BW, VBMI, VBMI2 and AVX2 (detected once,
+    /// then cached).
+    #[inline]
+    pub(super) fn detect() -> Option<Self> {
+        let yes = cached(&AVX512, || {
+            std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512bw")
+                && std::is_x86_feature_detected!("avx512vbmi")
+                && std::is_x86_feature_detected!("avx512vbmi2")
+                && std::is_x86_feature_detected!("avx2")
+        });
+        yes.then_some(Self { _proof: () })
+    }
+
+    /// μ-law encodes `min(pcm.len(), out.len())` samples.
+    #[inline]
+    pub(super) fn ulaw_encode(self, pcm: &[i16], out: &mut [u8]) {
+        // SAFETY: `self` exists only if the CPU supports these features (see `detect`).
+        unsafe { encode512::<true>(pcm, out) }
+    }
+
+    /// A-law encodes `min(pcm.len(), out.len())` samples.
+    #[inline]
+    pub(super) fn alaw_encode(self, pcm: &[i16], out: &mut [u8]) {
+        // SAFETY: `self` exists only if the CPU supports these features (see `detect`).
+        unsafe { encode512::<false>(pcm, out) }
+    }
+
+    /// μ-law decodes `min(codes.len(), out.len())` codes.
+    #[inline]
+    pub(super) fn ulaw_decode(self, codes: &[u8], out: &mut [i16]) {
+        // SAFETY: `self` exists only if the CPU supports these features (see `detect`).
+        unsafe { decode512::<true>(codes, out) }
+    }
+
+    /// A-law decodes `min(codes.len(), out.len())` codes.
+    #[inline]
+    pub(super) fn alaw_decode(self, codes: &[u8], out: &mut [i16]) {
+        // SAFETY: `self` exists only if the CPU supports these features (see `detect`).
+        unsafe { decode512::<false>(codes, out) }
+    }
+}
+
 impl Avx2 {
     /// Returns the token when the CPU supports AVX2 (detected once, then cached).
     #[inline]
     pub(super) fn detect() -> Option<Self> {
-        let known = match AVX2.load(Ordering::Relaxed) {
-            0 => {
-                let yes = std::is_x86_feature_detected!("avx2");
-                AVX2.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
-                yes
-            }
-            v => v == 2,
-        };
-        known.then_some(Self { _proof: () })
+        let yes = cached(&AVX2, || std::is_x86_feature_detected!("avx2"));
+        yes.then_some(Self { _proof: () })
     }
 
     /// μ-law encodes `min(pcm.len(), out.len())` samples.
@@ -332,4 +384,249 @@ fn alaw_decode16(c: &[u8; 16], o: &mut [i16; 16]) {
     let pow = _mm_shuffle_epi8(table(POW), hi);
     let mag = _mm256_mullo_epi16(_mm256_cvtepu8_epi16(mant), _mm256_cvtepu8_epi16(pow));
     store16(o, c, mag);
+}
+
+/// Encodes 64 samples per step, the tail as [`encode`] does; slices shorter than 64 samples
+/// go to the AVX2 kernel.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2,avx2")]
+fn encode512<const ULAW: bool>(pcm: &[i16], out: &mut [u8]) {
+    let n = pcm.len().min(out.len());
+    let (pcm, out) = (&pcm[..n], &mut out[..n]);
+    if n < 64 {
+        encode::<ULAW>(pcm, out);
+        return;
+    }
+    let t = byte_tables(if ULAW { &ULAW_SHIFTS } else { &ALAW_SHIFTS });
+    let step = |x: &[i16; 64], o: &mut [u8; 64]| {
+        if ULAW {
+            ulaw_encode64(&t, x, o);
+        } else {
+            alaw_encode64(&t, x, o);
+        }
+    };
+    let (blocks, rest) = pcm.as_chunks::<64>();
+    let (out_blocks, _) = out.as_chunks_mut::<64>();
+    for (o, x) in out_blocks.iter_mut().zip(blocks) {
+        step(x, o);
+    }
+    if rest.is_empty() {
+        return;
+    }
+    if let (Some(x), Some(o)) = (pcm.last_chunk::<64>(), out.last_chunk_mut::<64>()) {
+        step(x, o);
+    }
+}
+
+/// Loads 2 × 32 samples.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2,avx2")]
+#[inline]
+fn load64(x: &[i16; 64]) -> (__m512i, __m512i) {
+    let p = x.as_ptr();
+    // SAFETY: `x` is 128 readable bytes, `p` and `p + 32` start the two 64-byte halves, and
+    // `loadu` has no alignment requirement. AVX-512 F is enabled on this function.
+    unsafe {
+        (
+            _mm512_loadu_si512(p.cast()),
+            _mm512_loadu_si512(p.add(32).cast()),
+        )
+    }
+}
+
+/// [`store32`] for 64 codes.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2,avx2")]
+#[inline]
+fn store64(o: &mut [u8; 64], a: __m512i, b: __m512i, mask: __m512i) {
+    // Within each 128-bit lane `packus` gives 8 codes of `a` then 8 of `b`; the 64-bit
+    // permutation puts the 64-bit groups back in sample order.
+    let r = _mm512_xor_si512(_mm512_packus_epi16(a, b), mask);
+    let r = _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7), r);
+    // SAFETY: `o` is 64 writable bytes; `storeu` has no alignment requirement. AVX-512 F is
+    // enabled on this function.
+    unsafe { _mm512_storeu_si512(o.as_mut_ptr().cast(), r) }
+}
+
+/// Byte tables of 128 entries indexed by the high byte `h` of a 15-bit magnitude `y` whose
+/// leading one is at bit `p`: the right shift that leaves the leading one at bit 4 (`p - 4`,
+/// at least `min_shift`) and an offset to add to the shifted `y` (`16 · (p - 4 - min_shift)` +
+/// `base`), which together give the G.711 segment and step as `(segment << 4) | step`.
+const fn shift_tables(min_shift: u32, base: u32) -> [[u8; 128]; 2] {
+    let mut t = [[0u8; 128]; 2];
+    let mut h = 0;
+    while h < 128 {
+        // The leading one of `y` is at bit 8 + log2(h), or at most at bit 7 when h = 0.
+        let p = if h == 0 {
+            7
+        } else {
+            8 + (31 - (h as u32).leading_zeros())
+        };
+        let shift = if p - 4 > min_shift { p - 4 } else { min_shift };
+        t[0][h] = shift as u8;
+        t[1][h] = (16 * (shift - min_shift) + base) as u8;
+        h += 1;
+    }
+    t
+}
+
+/// μ-law: `y` (the biased magnitude of `ulaw_encode_arith`) is at least 128 (segment 0, shift
+/// 3); the offset includes −16 (the leading one, now worth 16) and +128 (as in
+/// [`ulaw_encode32`]).
+static ULAW_SHIFTS: [[u8; 128]; 2] = shift_tables(3, 128 - 16);
+/// A-law: below 512 the code is `y >> 4` (segments 0 and 1 share the step size).
+static ALAW_SHIFTS: [[u8; 128]; 2] = shift_tables(4, 0);
+
+/// Two 128-entry byte tables in registers (two registers each).
+struct ByteTables {
+    shift: [__m512i; 2],
+    offset: [__m512i; 2],
+}
+
+/// Loads `t` into registers.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2,avx2")]
+#[inline]
+fn byte_tables(t: &[[u8; 128]; 2]) -> ByteTables {
+    let load = |table: &[u8; 128], i: usize| {
+        let half = &table[64 * i..64 * i + 64];
+        // SAFETY: `half` is 64 readable bytes; `loadu` has no alignment requirement. AVX-512
+        // F is enabled on this function.
+        unsafe { _mm512_loadu_si512(half.as_ptr().cast()) }
+    };
+    ByteTables {
+        shift: [load(&t[0], 0), load(&t[0], 1)],
+        offset: [load(&t[1], 0), load(&t[1], 1)],
+    }
+}
+
+/// `(segment << 4 | step) + offset` of 32 magnitudes `y` in `0..=32767`: their high bytes
+/// index the tables (`vpermi2b` reads 7 bits of each byte of `y`; the lookups of the low bytes
+/// are shifted out), and the shift is a per-lane funnel shift (`vpshrdvw` with zeros above,
+/// which takes the count modulo 16 as it is: a plain variable shift would need a select for
+/// counts of 16 or more).
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2,avx2")]
+#[inline]
+fn segment_and_step(t: &ByteTables, y: __m512i) -> __m512i {
+    let shift = _mm512_srli_epi16::<8>(_mm512_permutex2var_epi8(t.shift[0], y, t.shift[1]));
+    let offset = _mm512_srli_epi16::<8>(_mm512_permutex2var_epi8(t.offset[0], y, t.offset[1]));
+    let shifted = _mm512_shrdv_epi16(y, _mm512_setzero_si512(), shift);
+    _mm512_add_epi16(shifted, offset)
+}
+
+/// [`ulaw_encode32`] on 64 samples.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2,avx2")]
+#[inline]
+fn ulaw_encode64(t: &ByteTables, x: &[i16; 64], o: &mut [u8; 64]) {
+    let (xa, xb) = load64(x);
+    let v = |x: __m512i| {
+        let y = _mm512_max_epi16(
+            _mm512_adds_epi16(x, _mm512_set1_epi16(132)),
+            _mm512_subs_epi16(_mm512_set1_epi16(135), x),
+        );
+        segment_and_step(t, y)
+    };
+    let mask = _mm512_or_si512(_mm512_packs_epi16(xa, xb), _mm512_set1_epi8(0x7F));
+    store64(o, v(xa), v(xb), mask);
+}
+
+/// [`alaw_encode32`] on 64 samples.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2,avx2")]
+#[inline]
+fn alaw_encode64(t: &ByteTables, x: &[i16; 64], o: &mut [u8; 64]) {
+    let (xa, xb) = load64(x);
+    let code = |x: __m512i| segment_and_step(t, _mm512_xor_si512(x, _mm512_srai_epi16::<15>(x)));
+    let sign = _mm512_or_si512(_mm512_packs_epi16(xa, xb), _mm512_set1_epi8(0x7F));
+    let mask = _mm512_xor_si512(sign, _mm512_set1_epi8(0xAAu8 as i8));
+    store64(o, code(xa), code(xb), mask);
+}
+
+/// A 256-entry decoding table as byte planes in registers: the low and the high bytes of the
+/// linear values of codes `0..=127` and `128..=255`, 128 bytes each (two registers).
+struct Planes {
+    lo: [__m512i; 4],
+    hi: [__m512i; 4],
+}
+
+/// The low (`[0]`) and high (`[1]`) bytes of each value of a 256-entry decoding table.
+const fn byte_planes(table: &[i16; 256]) -> [[u8; 256]; 2] {
+    let mut planes = [[0u8; 256]; 2];
+    let mut i = 0;
+    while i < 256 {
+        planes[0][i] = table[i] as u8;
+        planes[1][i] = (table[i] >> 8) as u8;
+        i += 1;
+    }
+    planes
+}
+
+/// The byte planes of the μ-law and A-law decoding tables (`g711.rs`), for `vpermi2b`.
+static ULAW_PLANES: [[u8; 256]; 2] = byte_planes(&super::ULAW_DECODE);
+static ALAW_PLANES: [[u8; 256]; 2] = byte_planes(&super::ALAW_DECODE);
+
+/// Loads byte planes into registers.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2,avx2")]
+#[inline]
+fn planes(bytes: &[[u8; 256]; 2]) -> Planes {
+    let load = |plane: &[u8; 256], i: usize| {
+        let quarter = &plane[64 * i..64 * i + 64];
+        // SAFETY: `quarter` is 64 readable bytes; `loadu` has no alignment requirement.
+        // AVX-512 F is enabled on this function.
+        unsafe { _mm512_loadu_si512(quarter.as_ptr().cast()) }
+    };
+    Planes {
+        lo: std::array::from_fn(|i| load(&bytes[0], i)),
+        hi: std::array::from_fn(|i| load(&bytes[1], i)),
+    }
+}
+
+/// Decodes 64 codes per step by table lookups in registers (`vpermi2b` on 128-byte halves of
+/// each byte plane, the code's top bit choosing the half); tails as [`encode`]; slices
+/// shorter than 64 codes go to the AVX2 kernel.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2,avx2")]
+fn decode512<const ULAW: bool>(codes: &[u8], out: &mut [i16]) {
+    let n = codes.len().min(out.len());
+    let (codes, out) = (&codes[..n], &mut out[..n]);
+    if n < 64 {
+        decode::<ULAW>(codes, out);
+        return;
+    }
+    let t = planes(if ULAW { &ULAW_PLANES } else { &ALAW_PLANES });
+    let (blocks, rest) = codes.as_chunks::<64>();
+    let (out_blocks, _) = out.as_chunks_mut::<64>();
+    for (o, c) in out_blocks.iter_mut().zip(blocks) {
+        decode64(&t, c, o);
+    }
+    if rest.is_empty() {
+        return;
+    }
+    if let (Some(c), Some(o)) = (codes.last_chunk::<64>(), out.last_chunk_mut::<64>()) {
+        decode64(&t, c, o);
+    }
+}
+
+/// Decodes 64 codes with the byte planes `t`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2,avx2")]
+#[inline]
+fn decode64(t: &Planes, c: &[u8; 64], o: &mut [i16; 64]) {
+    // SAFETY: `c` is 64 readable bytes; `loadu` has no alignment requirement. AVX-512 F is
+    // enabled on this function.
+    let c = unsafe { _mm512_loadu_si512(c.as_ptr().cast()) };
+    // Lane j (16 bytes) gets codes 8j..8j+8 and 32+8j..32+8j+8, so that interleaving the low
+    // and high bytes of its low and high halves gives values 0..32 and 32..64 in order.
+    let c = _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 4, 1, 5, 2, 6, 3, 7), c);
+    let top = _mm512_movepi8_mask(c);
+    let lookup = |p: &[__m512i; 4]| {
+        _mm512_mask_blend_epi8(
+            top,
+            _mm512_permutex2var_epi8(p[0], c, p[1]),
+            _mm512_permutex2var_epi8(p[2], c, p[3]),
+        )
+    };
+    let (lo, hi) = (lookup(&t.lo), lookup(&t.hi));
+    let first = _mm512_unpacklo_epi8(lo, hi);
+    let second = _mm512_unpackhi_epi8(lo, hi);
+    let p = o.as_mut_ptr();
+    // SAFETY: `o` is 128 writable bytes, `p` and `p + 32` start its two 64-byte halves, and
+    // `storeu` has no alignment requirement. AVX-512 F is enabled on this function.
+    unsafe {
+        _mm512_storeu_si512(p.cast(), first);
+        _mm512_storeu_si512(p.add(32).cast(), second);
+    }
 }
