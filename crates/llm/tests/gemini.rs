@@ -11,10 +11,11 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use common::{Ending, Recorded, Server, json, raw, serve, split_at_bytes, sse};
+use common::{json, raw};
 use futures_util::StreamExt;
 use kav_llm::gemini::{GeminiChat, GeminiConfig};
 use kav_llm::{ChatModel, Error, FinishReason, Message, Provider, TimeoutPhase, Timeouts};
+use kav_testkit::{Ending, FakeServer, Recorded, split_at_bytes, sse};
 use serde_json::{Value, json};
 
 const KEY: &str = "AIzaSyTest-0123456789";
@@ -134,12 +135,12 @@ fn validate_body(body: &Value) -> Result<(), String> {
 
 /// A server for the `generateContent` (and stream) routes of `MODEL`, checking the key header
 /// and the body before calling `respond`.
-async fn gemini_server<F>(respond: F) -> Server
+async fn gemini_server<F>(respond: F) -> FakeServer
 where
     F: Fn(&Recorded, bool) -> Response + Send + Sync + 'static,
 {
     let respond = Arc::new(respond);
-    serve(move |request: Recorded| {
+    FakeServer::start(move |request: Recorded| {
         let respond = respond.clone();
         async move {
             let unary = format!("/v1beta/models/{MODEL}:generateContent");
@@ -181,14 +182,14 @@ where
     .await
 }
 
-fn model(server: &Server) -> GeminiChat {
+fn model(server: &FakeServer) -> GeminiChat {
     model_with(server, Timeouts::default())
 }
 
-fn model_with(server: &Server, timeouts: Timeouts) -> GeminiChat {
+fn model_with(server: &FakeServer, timeouts: Timeouts) -> GeminiChat {
     GeminiChat::new(
         GeminiConfig::new(KEY)
-            .with_base_url(&server.base)
+            .with_base_url(server.base())
             .with_model(MODEL)
             .with_temperature(0.7)
             .with_max_output_tokens(256)
@@ -348,7 +349,7 @@ async fn provider_errors_carry_status_code_and_message() {
     // A wrong key reaches the server's key check.
     let server = gemini_server(|_, _| unreachable!()).await;
     let wrong =
-        GeminiChat::new(GeminiConfig::new("AIza-wrong").with_base_url(&server.base)).unwrap();
+        GeminiChat::new(GeminiConfig::new("AIza-wrong").with_base_url(server.base())).unwrap();
     let err = wrong.reply(&messages()).await.unwrap_err();
     assert!(
         matches!(&err, Error::Api { status: 400, code: Some(c), .. } if c == "INVALID_ARGUMENT")
@@ -424,7 +425,7 @@ async fn malformed_json_is_an_invalid_response() {
 
 #[tokio::test]
 async fn slow_answers_time_out() {
-    let slow = serve(|_| async {
+    let slow = FakeServer::start(|_| async {
         tokio::time::sleep(Duration::from_secs(30)).await;
         json(StatusCode::OK, &response(&["late"], Some("STOP")))
     })
@@ -446,7 +447,8 @@ async fn slow_answers_time_out() {
         "{err:?}"
     );
 
-    let dripping = serve(|_| async { common::dripping(Duration::from_millis(50)) }).await;
+    let dripping =
+        FakeServer::start(|_| async { kav_testkit::dripping(Duration::from_millis(50)) }).await;
     let timeouts = Timeouts::default().with_whole(Duration::from_millis(400));
     let err = model_with(&dripping, timeouts)
         .reply(&messages())

@@ -12,10 +12,11 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use axum::response::Response;
 use common::schema::Spec;
-use common::{Ending, Recorded, Server, json, raw, serve, split_at_bytes, sse};
+use common::{json, raw};
 use futures_util::StreamExt;
 use kav_llm::openai::{OpenAiChat, OpenAiConfig};
 use kav_llm::{ChatModel, Error, FinishReason, Message, Provider, TimeoutPhase, Timeouts};
+use kav_testkit::{Ending, FakeServer, Recorded, split_at_bytes, sse};
 use serde_json::{Value, json};
 
 const KEY: &str = "sk-test-0123456789abcdef";
@@ -114,12 +115,12 @@ fn validate(request: &Recorded) -> Option<Response> {
     }
 }
 
-async fn openai_server<F>(respond: F) -> Server
+async fn openai_server<F>(respond: F) -> FakeServer
 where
     F: Fn(&Recorded) -> Response + Send + Sync + 'static,
 {
     let respond = Arc::new(respond);
-    serve(move |request: Recorded| {
+    FakeServer::start(move |request: Recorded| {
         let respond = respond.clone();
         async move {
             if request.path != "/v1/chat/completions" {
@@ -142,14 +143,14 @@ where
     .await
 }
 
-fn model(server: &Server) -> OpenAiChat {
+fn model(server: &FakeServer) -> OpenAiChat {
     model_with(server, Timeouts::default())
 }
 
-fn model_with(server: &Server, timeouts: Timeouts) -> OpenAiChat {
+fn model_with(server: &FakeServer, timeouts: Timeouts) -> OpenAiChat {
     OpenAiChat::new(
         OpenAiConfig::new(KEY)
-            .with_base_url(format!("{}/v1", server.base))
+            .with_base_url(format!("{}/v1", server.base()))
             .with_model("gpt-4o-mini")
             .with_temperature(0.4)
             .with_max_tokens(200)
@@ -463,7 +464,7 @@ async fn slow_answers_hit_the_first_byte_and_whole_timeouts() {
     })
     .await;
     // A server that never answers in time: the handler sleeps before answering.
-    let slow = serve(|_| async {
+    let slow = FakeServer::start(|_| async {
         tokio::time::sleep(Duration::from_secs(30)).await;
         json(
             StatusCode::OK,
@@ -500,7 +501,8 @@ async fn slow_answers_hit_the_first_byte_and_whole_timeouts() {
     );
 
     // Headers arrive at once, the body drips: the whole-request timeout fires.
-    let dripping = serve(|_| async { common::dripping(Duration::from_millis(50)) }).await;
+    let dripping =
+        FakeServer::start(|_| async { kav_testkit::dripping(Duration::from_millis(50)) }).await;
     let timeouts = Timeouts::default().with_whole(Duration::from_millis(400));
     let err = model_with(&dripping, timeouts)
         .reply(&messages())
@@ -530,7 +532,7 @@ async fn slow_answers_hit_the_first_byte_and_whole_timeouts() {
 
 #[tokio::test]
 async fn connection_refused_is_a_transport_error() {
-    let port = common::closed_port();
+    let port = kav_testkit::closed_port();
     let m = OpenAiChat::new(
         OpenAiConfig::new(KEY).with_base_url(format!("http://127.0.0.1:{port}/v1")),
     )
@@ -677,7 +679,7 @@ async fn an_idle_stream_times_out() {
 
 #[tokio::test]
 async fn azure_uses_deployment_path_api_key_header_and_api_version() {
-    let server = serve(|request: Recorded| async move {
+    let server = FakeServer::start(|request: Recorded| async move {
         let ok = request.path == "/openai/deployments/gpt4o-mini-prod/chat/completions"
             && request.query.as_deref() == Some("api-version=2024-10-21")
             && request.header("api-key") == Some(KEY)
@@ -697,13 +699,13 @@ async fn azure_uses_deployment_path_api_key_header_and_api_version() {
         )
     })
     .await;
-    let config = OpenAiConfig::azure(&server.base, "gpt4o-mini-prod", "2024-10-21", KEY).unwrap();
+    let config = OpenAiConfig::azure(server.base(), "gpt4o-mini-prod", "2024-10-21", KEY).unwrap();
     let m = OpenAiChat::new(config).unwrap();
     assert_eq!(m.reply(&messages()).await.unwrap().text, "Azure שלום");
     assert_eq!(server.only_request().json()["model"], "gpt4o-mini-prod");
 
     let wrong =
-        OpenAiChat::new(OpenAiConfig::azure(&server.base, "other", "2024-10-21", KEY).unwrap())
+        OpenAiChat::new(OpenAiConfig::azure(server.base(), "other", "2024-10-21", KEY).unwrap())
             .unwrap();
     let err = wrong.reply(&messages()).await.unwrap_err();
     assert!(
@@ -732,7 +734,7 @@ async fn servers_without_keys_and_injected_clients() {
         .unwrap();
     let m = OpenAiChat::with_client(
         OpenAiConfig::default()
-            .with_base_url(format!("{}/v1", server.base))
+            .with_base_url(format!("{}/v1", server.base()))
             .with_model("llama3.2"),
         client,
     )
@@ -742,7 +744,7 @@ async fn servers_without_keys_and_injected_clients() {
 
 #[tokio::test]
 async fn dropped_requests_leave_the_model_usable() {
-    let server = serve(|request: Recorded| async move {
+    let server = FakeServer::start(|request: Recorded| async move {
         if request.json()["messages"][0]["content"] == "slow" {
             tokio::time::sleep(Duration::from_secs(30)).await;
         }

@@ -4,51 +4,20 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use base64::Engine as _;
-use common::Misbehaviour;
 use kav_google_auth::GoogleAuth;
 use kav_stt::{AudioClip, Error, GoogleStt, LanguageSource, Provider, SpeechToText};
+use kav_testkit::{FakeServer, Misbehaviour, Recorded, Reply};
 use serde_json::{Value, json};
 
 const API_KEY: &str = "AIzaSy-test-key-0123456789";
 const TOKEN: &str = "ya29.test-access-token";
 
-#[derive(Clone)]
-struct Reply {
-    status: u16,
-    body: String,
-    retry_after: Option<&'static str>,
-    delay: Option<Duration>,
-}
-
-impl Reply {
-    fn json(status: u16, body: &Value) -> Self {
-        Self {
-            status,
-            body: body.to_string(),
-            retry_after: None,
-            delay: None,
-        }
-    }
-    fn raw(status: u16, body: &str) -> Self {
-        Self {
-            status,
-            body: body.to_owned(),
-            retry_after: None,
-            delay: None,
-        }
-    }
-}
-
+/// A `speech:recognize` request as the server saw it.
 #[derive(Debug, Clone)]
 struct Seen {
     api_key: Option<String>,
@@ -58,10 +27,37 @@ struct Seen {
     problem: Option<String>,
 }
 
-struct St {
-    reply: Reply,
-    seen: Mutex<Vec<Seen>>,
-    token_requests: Mutex<Vec<String>>,
+impl Seen {
+    fn of(request: &Recorded) -> Self {
+        let header = |name: &str| request.header(name).map(str::to_owned);
+        let body = request.json_or_null();
+        let checked = check_request(&body);
+        Self {
+            api_key: header("x-goog-api-key"),
+            authorization: header("authorization"),
+            audio: checked.clone().unwrap_or_default(),
+            problem: checked.err(),
+            body,
+        }
+    }
+}
+
+const RECOGNIZE: &str = "/v1/speech:recognize";
+
+/// The recognize requests `server` received.
+fn seen(server: &FakeServer) -> Vec<Seen> {
+    let requests = server.requests();
+    requests
+        .iter()
+        .filter(|r| r.path == RECOGNIZE)
+        .map(Seen::of)
+        .collect()
+}
+
+/// The token requests `server` received.
+fn token_requests(server: &FakeServer) -> usize {
+    let requests = server.requests();
+    requests.iter().filter(|r| r.path == "/token").count()
 }
 
 /// The fields of `RecognitionConfig` (v1) and their JSON types, for rejecting unknown ones.
@@ -156,42 +152,21 @@ fn check_request(body: &Value) -> Result<Vec<u8>, String> {
     Ok(audio)
 }
 
-async fn recognize(State(st): State<Arc<St>>, headers: HeaderMap, body: Bytes) -> Response {
-    let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap().to_owned());
-    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let checked = check_request(&json);
-    let problem = checked.as_ref().err().cloned();
-    st.seen.lock().unwrap().push(Seen {
-        api_key: header("x-goog-api-key"),
-        authorization: header("authorization"),
-        audio: checked.unwrap_or_default(),
-        body: json,
-        problem: problem.clone(),
-    });
-    if let Some(problem) = problem {
+async fn recognize(request: &Recorded, reply: &Reply) -> Response {
+    if let Some(problem) = Seen::of(request).problem {
         let body = json!({"error": {"code": 400, "message": format!("test server: {problem}"),
             "status": "INVALID_ARGUMENT"}});
         return (StatusCode::BAD_REQUEST, body.to_string()).into_response();
     }
-    if let Some(d) = st.reply.delay {
-        tokio::time::sleep(d).await;
-    }
-    let mut resp = (
-        StatusCode::from_u16(st.reply.status).unwrap(),
-        [("content-type", "application/json; charset=UTF-8")],
-        st.reply.body.clone(),
-    )
-        .into_response();
-    if let Some(ra) = st.reply.retry_after {
-        resp.headers_mut()
-            .insert("retry-after", ra.parse().unwrap());
-    }
-    resp
+    reply
+        .clone()
+        .with_header("content-type", "application/json; charset=UTF-8")
+        .respond()
+        .await
 }
 
-async fn token(State(st): State<Arc<St>>, body: String) -> Response {
-    st.token_requests.lock().unwrap().push(body.clone());
-    let form: Vec<(String, String)> = serde_urlencoded_pairs(&body);
+fn token(request: &Recorded) -> Response {
+    let form = serde_urlencoded_pairs(&String::from_utf8_lossy(&request.body));
     let grant = form
         .iter()
         .find(|(k, _)| k == "grant_type")
@@ -236,20 +211,19 @@ fn serde_urlencoded_pairs(body: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn server(reply: Reply) -> (String, Arc<St>) {
-    let st = Arc::new(St {
-        reply,
-        seen: Mutex::new(Vec::new()),
-        token_requests: Mutex::new(Vec::new()),
-    });
-    let app = Router::new()
-        .route("/v1/speech:recognize", post(recognize))
-        .route("/token", post(token))
-        .with_state(st.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}"), st)
+/// A server for `speech:recognize` (answering `reply` to valid requests) and `/token`.
+async fn start(reply: Reply) -> FakeServer {
+    FakeServer::start(move |request: Recorded| {
+        let reply = reply.clone();
+        async move {
+            match (request.method.as_str(), request.path.as_str()) {
+                ("POST", RECOGNIZE) => recognize(&request, &reply).await,
+                ("POST", "/token") => token(&request),
+                _ => StatusCode::NOT_FOUND.into_response(),
+            }
+        }
+    })
+    .await
 }
 
 fn client(base: &str) -> GoogleStt {
@@ -289,11 +263,12 @@ fn speech_clip() -> AudioClip {
 
 #[tokio::test]
 async fn mulaw_clips_are_sent_as_mulaw() {
-    let (base, st) = server(Reply::json(200, &two_results())).await;
+    let st = start(Reply::json(200, &two_results())).await;
+    let base = st.base();
     let clip = speech_clip();
-    let t = client(&base).transcribe(&clip).await.unwrap();
+    let t = client(base).transcribe(&clip).await.unwrap();
 
-    let seen = st.seen.lock().unwrap()[0].clone();
+    let seen = seen(&st)[0].clone();
     assert_eq!(seen.problem, None);
     assert_eq!(seen.api_key.as_deref(), Some(API_KEY));
     assert_eq!(seen.authorization, None);
@@ -325,10 +300,11 @@ async fn mulaw_clips_are_sent_as_mulaw() {
 
 #[tokio::test]
 async fn pcm_clips_are_sent_as_linear16_with_options() {
-    let (base, st) = server(Reply::json(200, &two_results())).await;
+    let st = start(Reply::json(200, &two_results())).await;
+    let base = st.base();
     let pcm = common::tone(16_000, 16_000, 440.0, -6.0);
     let clip = AudioClip::pcm16(pcm.clone(), 16_000).unwrap();
-    client(&base)
+    client(base)
         .with_language_code("en-US")
         .unwrap()
         .with_model(Some("phone_call"))
@@ -336,7 +312,7 @@ async fn pcm_clips_are_sent_as_linear16_with_options() {
         .transcribe(&clip)
         .await
         .unwrap();
-    let seen = st.seen.lock().unwrap()[0].clone();
+    let seen = seen(&st)[0].clone();
     assert_eq!(seen.problem, None);
     assert_eq!(
         seen.body["config"],
@@ -354,26 +330,29 @@ async fn pcm_clips_are_sent_as_linear16_with_options() {
 #[tokio::test]
 async fn no_speech_answers_are_empty_transcripts() {
     // What speech:recognize answers for silence: no results at all.
-    let (base, _st) = server(Reply::json(
+    let st = start(Reply::json(
         200,
         &json!({"totalBilledTime": "1s", "requestId": "1"}),
     ))
     .await;
-    let t = client(&base).transcribe(&speech_clip()).await.unwrap();
+    let base = st.base();
+    let t = client(base).transcribe(&speech_clip()).await.unwrap();
     assert_eq!(t.text, "");
     assert_eq!(t.confidence, None);
     assert_eq!(t.language.as_ref().unwrap().code, "he-IL");
     assert!(!kav_stt::SpeechGuard::default().after(&t).is_speech());
 
-    let (base, _st) = server(Reply::json(200, &json!({}))).await;
-    let t = client(&base).transcribe(&speech_clip()).await.unwrap();
+    let st = start(Reply::json(200, &json!({}))).await;
+    let base = st.base();
+    let t = client(base).transcribe(&speech_clip()).await.unwrap();
     assert_eq!(t.text, "");
     assert_eq!(t.billed_duration, None);
 }
 
 #[tokio::test]
 async fn service_accounts_get_a_bearer_token() {
-    let (base, st) = server(Reply::json(200, &two_results())).await;
+    let st = start(Reply::json(200, &two_results())).await;
+    let base = st.base();
     let pem = include_str!("fixtures/test-key.pem");
     let key = json!({
         "type": "service_account",
@@ -386,12 +365,12 @@ async fn service_accounts_get_a_bearer_token() {
     });
     let http = reqwest::Client::new();
     let auth = GoogleAuth::from_service_account_json(&key.to_string(), http.clone()).unwrap();
-    let stt = GoogleStt::new(auth, http).with_base_url(&base).unwrap();
+    let stt = GoogleStt::new(auth, http).with_base_url(base).unwrap();
     let clip = speech_clip();
     stt.transcribe(&clip).await.unwrap();
     stt.transcribe(&clip).await.unwrap();
 
-    let seen = st.seen.lock().unwrap().clone();
+    let seen = seen(&st);
     assert_eq!(seen.len(), 2);
     for s in &seen {
         assert_eq!(
@@ -401,13 +380,14 @@ async fn service_accounts_get_a_bearer_token() {
         assert_eq!(s.api_key, None);
     }
     // The token is cached by kav-google-auth: one token request for two recognitions.
-    assert_eq!(st.token_requests.lock().unwrap().len(), 1);
+    assert_eq!(token_requests(&st), 1);
     assert!(!format!("{stt:?}").contains("PRIVATE KEY"));
 }
 
 #[tokio::test]
 async fn token_failures_are_auth_errors() {
-    let (base, st) = server(Reply::json(200, &two_results())).await;
+    let st = start(Reply::json(200, &two_results())).await;
+    let base = st.base();
     let key = json!({
         "type": "service_account",
         "private_key": include_str!("fixtures/test-key.pem"),
@@ -418,7 +398,7 @@ async fn token_failures_are_auth_errors() {
     let http = reqwest::Client::new();
     let auth = GoogleAuth::from_service_account_json(&key.to_string(), http.clone()).unwrap();
     let e = GoogleStt::new(auth, http)
-        .with_base_url(&base)
+        .with_base_url(base)
         .unwrap()
         .transcribe(&speech_clip())
         .await
@@ -434,15 +414,13 @@ async fn token_failures_are_auth_errors() {
         "{e:?}"
     );
     assert!(std::error::Error::source(&e).is_some());
-    assert!(
-        st.seen.lock().unwrap().is_empty(),
-        "no recognize call without a token"
-    );
+    assert!(seen(&st).is_empty(), "no recognize call without a token");
 }
 
 async fn expect_error(reply: Reply) -> Error {
-    let (base, _st) = server(reply).await;
-    client(&base).transcribe(&speech_clip()).await.unwrap_err()
+    let st = start(reply).await;
+    let base = st.base();
+    client(base).transcribe(&speech_clip()).await.unwrap_err()
 }
 
 #[tokio::test]
@@ -480,15 +458,15 @@ async fn provider_errors_are_typed() {
     );
     assert!(!e.is_retryable());
 
-    let mut reply = Reply::json(
+    let reply = Reply::json(
         429,
         &google_error(
             429,
             "RESOURCE_EXHAUSTED",
             "Quota exceeded for quota metric 'Requests' and limit 'Requests per minute' of service 'speech.googleapis.com'.",
         ),
-    );
-    reply.retry_after = Some("30");
+    )
+    .with_retry_after("30");
     let e = expect_error(reply).await;
     assert!(
         matches!(&e, Error::Api { status: 429, code: Some(c), retry_after: Some(ra), .. }
@@ -526,8 +504,9 @@ async fn malformed_answers_are_typed() {
         "null",
         "",
     ] {
-        let (base, _st) = server(Reply::raw(200, body)).await;
-        let e = client(&base).transcribe(&speech_clip()).await.unwrap_err();
+        let st = start(Reply::raw(200, body)).await;
+        let base = st.base();
+        let e = client(base).transcribe(&speech_clip()).await.unwrap_err();
         assert!(
             matches!(
                 e,
@@ -544,10 +523,10 @@ async fn malformed_answers_are_typed() {
 
 #[tokio::test]
 async fn slow_and_cut_off_answers() {
-    let mut reply = Reply::json(200, &two_results());
-    reply.delay = Some(Duration::from_secs(30));
-    let (base, _st) = server(reply).await;
-    let e = client(&base)
+    let reply = Reply::json(200, &two_results()).with_delay(Duration::from_secs(30));
+    let st = start(reply).await;
+    let base = st.base();
+    let e = client(base)
         .with_timeout(Duration::from_millis(300))
         .transcribe(&speech_clip())
         .await
@@ -563,7 +542,7 @@ async fn slow_and_cut_off_answers() {
         "{e:?}"
     );
 
-    let base = common::raw_server(Misbehaviour::Trickle("{\"results\": [")).await;
+    let base = kav_testkit::raw_server(Misbehaviour::Trickle("{\"results\": [")).await;
     let e = client(&base)
         .with_timeout(Duration::from_millis(300))
         .transcribe(&speech_clip())
@@ -571,7 +550,7 @@ async fn slow_and_cut_off_answers() {
         .unwrap_err();
     assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
 
-    let base = common::raw_server(Misbehaviour::CutOff(
+    let base = kav_testkit::raw_server(Misbehaviour::CutOff(
         "{\"results\": [{\"alternatives\": [{\"tr",
     ))
     .await;
@@ -593,7 +572,7 @@ async fn slow_and_cut_off_answers() {
 async fn dropping_the_future_abandons_the_request() {
     let (arrived_tx, arrived_rx) = tokio::sync::oneshot::channel();
     let (closed_tx, closed_rx) = tokio::sync::oneshot::channel();
-    let stalling = common::stalling_server(arrived_tx, closed_tx).await;
+    let stalling = kav_testkit::stalling_server(arrived_tx, closed_tx).await;
     let stt = client(&stalling);
     let clip = speech_clip();
     tokio::select! {
@@ -601,15 +580,17 @@ async fn dropping_the_future_abandons_the_request() {
         _ = arrived_rx => {}
     }
     closed_rx.await.unwrap();
-    let (base, _st) = server(Reply::json(200, &two_results())).await;
-    let stt = stt.with_base_url(&base).unwrap();
+    let st = start(Reply::json(200, &two_results())).await;
+    let base = st.base();
+    let stt = stt.with_base_url(base).unwrap();
     assert_eq!(stt.transcribe(&clip).await.unwrap().text, "שלום מה שלומך");
 }
 
 #[tokio::test]
 async fn clips_over_the_sync_limits_are_refused_without_a_request() {
-    let (base, st) = server(Reply::json(200, &two_results())).await;
-    let stt = client(&base);
+    let st = start(Reply::json(200, &two_results())).await;
+    let base = st.base();
+    let stt = client(base);
     let long = AudioClip::mulaw_8k(vec![0x00; 8_000 * 61]);
     assert!(matches!(
         stt.transcribe(&long).await,
@@ -619,12 +600,12 @@ async fn clips_over_the_sync_limits_are_refused_without_a_request() {
         stt.transcribe(&AudioClip::mulaw_8k(Vec::new())).await,
         Err(Error::InvalidClip(_))
     ));
-    assert!(st.seen.lock().unwrap().is_empty());
+    assert!(seen(&st).is_empty());
 }
 
 #[tokio::test]
 async fn the_key_never_shows() {
-    let (base, st) = server(Reply::json(
+    let st = start(Reply::json(
         403,
         &google_error(
             403,
@@ -633,12 +614,13 @@ async fn the_key_never_shows() {
         ),
     ))
     .await;
-    let stt = client(&base);
+    let base = st.base();
+    let stt = client(base);
     let e = stt.transcribe(&speech_clip()).await.unwrap_err();
     for text in [format!("{stt:?}"), format!("{e:?}"), e.to_string()] {
         assert!(!text.contains(API_KEY), "{text}");
     }
-    assert_eq!(st.seen.lock().unwrap()[0].api_key.as_deref(), Some(API_KEY));
+    assert_eq!(seen(&st)[0].api_key.as_deref(), Some(API_KEY));
 }
 
 #[test]

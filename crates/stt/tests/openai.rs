@@ -8,46 +8,14 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::{Multipart, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use common::{FormField, Misbehaviour, validate, validate_transcription_form};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use common::{validate, validate_transcription_form};
 use kav_stt::{AudioClip, Error, LanguageSource, OpenAiModel, OpenAiStt, Provider, SpeechToText};
+use kav_testkit::{FakeServer, FormField, Misbehaviour, Recorded, Reply};
 use serde_json::{Value, json};
 
 const KEY: &str = "sk-test-0123456789abcdef";
-
-#[derive(Clone)]
-struct Reply {
-    status: u16,
-    body: String,
-    retry_after: Option<&'static str>,
-    delay: Option<Duration>,
-}
-
-impl Reply {
-    fn ok(body: &Value) -> Self {
-        Self::status(200, body)
-    }
-    fn status(status: u16, body: &Value) -> Self {
-        Self {
-            status,
-            body: body.to_string(),
-            retry_after: None,
-            delay: None,
-        }
-    }
-    fn raw(status: u16, body: &str) -> Self {
-        Self {
-            status,
-            body: body.to_owned(),
-            retry_after: None,
-            delay: None,
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 struct Seen {
@@ -66,79 +34,58 @@ impl Seen {
     }
 }
 
-struct St {
-    reply: Reply,
-    seen: Mutex<Vec<Seen>>,
-}
-
-async fn handle(State(st): State<Arc<St>>, headers: HeaderMap, mut mp: Multipart) -> Response {
-    let mut fields = Vec::new();
-    loop {
-        match mp.next_field().await {
-            Ok(Some(field)) => {
-                let name = field.name().unwrap_or_default().to_owned();
-                let file_name = field.file_name().map(str::to_owned);
-                let content_type = field.content_type().map(str::to_owned);
-                let bytes = field.bytes().await.unwrap().to_vec();
-                fields.push(FormField {
-                    name,
-                    file_name,
-                    content_type,
-                    bytes,
-                });
+impl Seen {
+    async fn of(request: &Recorded) -> Self {
+        let (fields, problem) = match request.multipart().await {
+            Ok(fields) => {
+                let problem = validate_transcription_form(&fields).err();
+                (fields, problem)
             }
-            Ok(None) => break,
-            Err(e) => {
-                return (StatusCode::BAD_REQUEST, format!("bad multipart: {e}")).into_response();
-            }
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        Self {
+            authorization: request.header("authorization").map(str::to_owned),
+            content_type: request
+                .header("content-type")
+                .unwrap_or_default()
+                .to_owned(),
+            fields,
+            problem,
         }
     }
-    let problem = validate_transcription_form(&fields).err();
-    st.seen.lock().unwrap().push(Seen {
-        authorization: headers
-            .get("authorization")
-            .map(|v| v.to_str().unwrap().to_owned()),
-        content_type: headers
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default(),
-        fields,
-        problem: problem.clone(),
-    });
-    if let Some(problem) = problem {
-        let body = json!({"error": {"message": format!("test server: {problem}"),
-            "type": "invalid_request_error", "param": null, "code": null}});
-        return (StatusCode::BAD_REQUEST, body.to_string()).into_response();
-    }
-    if let Some(d) = st.reply.delay {
-        tokio::time::sleep(d).await;
-    }
-    let mut resp = (
-        StatusCode::from_u16(st.reply.status).unwrap(),
-        [("content-type", "application/json")],
-        st.reply.body.clone(),
-    )
-        .into_response();
-    if let Some(ra) = st.reply.retry_after {
-        resp.headers_mut()
-            .insert("retry-after", ra.parse().unwrap());
-    }
-    resp
 }
 
-/// Starts the server; returns the base URL as `OPENAI_BASE_URL` would hold it (with `/v1`).
-async fn server(reply: Reply) -> (String, Arc<St>) {
-    let st = Arc::new(St {
-        reply,
-        seen: Mutex::new(Vec::new()),
-    });
-    let app = Router::new()
-        .route("/v1/audio/transcriptions", post(handle))
-        .with_state(st.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}/v1"), st)
+/// The requests `server` received.
+async fn seen(server: &FakeServer) -> Vec<Seen> {
+    let mut seen = Vec::new();
+    for request in server.requests() {
+        seen.push(Seen::of(&request).await);
+    }
+    seen
+}
+
+/// Starts a server for `/v1/audio/transcriptions` answering `reply` to requests that follow the
+/// spec; the base URL is as `OPENAI_BASE_URL` would hold it (with `/v1`).
+async fn start(reply: Reply) -> (FakeServer, String) {
+    let server = FakeServer::start(move |request: Recorded| {
+        let reply = reply.clone();
+        async move {
+            if (request.method.as_str(), request.path.as_str())
+                != ("POST", "/v1/audio/transcriptions")
+            {
+                return StatusCode::NOT_FOUND.into_response();
+            }
+            if let Some(problem) = Seen::of(&request).await.problem {
+                let body = json!({"error": {"message": format!("test server: {problem}"),
+                    "type": "invalid_request_error", "param": null, "code": null}});
+                return (StatusCode::BAD_REQUEST, body.to_string()).into_response();
+            }
+            reply.respond().await
+        }
+    })
+    .await;
+    let base = server.url("/v1");
+    (server, base)
 }
 
 fn client(base: &str) -> OpenAiStt {
@@ -208,11 +155,11 @@ fn speech_clip() -> AudioClip {
 
 #[tokio::test]
 async fn whisper_verbose_json_round_trip() {
-    let (base, st) = server(Reply::ok(&verbose_body())).await;
+    let (st, base) = start(Reply::json(200, &verbose_body())).await;
     let clip = speech_clip();
     let t = client(&base).transcribe(&clip).await.unwrap();
 
-    let seen = st.seen.lock().unwrap()[0].clone();
+    let seen = seen(&st).await[0].clone();
     assert_eq!(seen.problem, None);
     assert_eq!(
         seen.authorization.as_deref(),
@@ -259,7 +206,7 @@ async fn gpt4o_models_use_json_with_logprobs_and_prompt() {
         (OpenAiModel::Gpt4oTranscribe, "gpt-4o-transcribe"),
         (OpenAiModel::Gpt4oMiniTranscribe, "gpt-4o-mini-transcribe"),
     ] {
-        let (base, st) = server(Reply::ok(&json_body_with_logprobs())).await;
+        let (st, base) = start(Reply::json(200, &json_body_with_logprobs())).await;
         let clip = AudioClip::pcm16(common::tone(16_000, 16_000, 440.0, -6.0), 16_000).unwrap();
         let t = client(&base)
             .with_model(model)
@@ -268,7 +215,7 @@ async fn gpt4o_models_use_json_with_logprobs_and_prompt() {
             .transcribe(&clip)
             .await
             .unwrap();
-        let seen = st.seen.lock().unwrap()[0].clone();
+        let seen = seen(&st).await[0].clone();
         assert_eq!(seen.problem, None);
         assert_eq!(seen.text("model"), Some(id));
         assert_eq!(seen.text("response_format"), Some("json"));
@@ -292,7 +239,7 @@ async fn gpt4o_models_use_json_with_logprobs_and_prompt() {
 
 #[tokio::test]
 async fn language_detection_and_no_logprobs() {
-    let (base, st) = server(Reply::ok(&json!({"text": "hello"}))).await;
+    let (st, base) = start(Reply::json(200, &json!({"text": "hello"}))).await;
     let t = client(&base)
         .with_model(OpenAiModel::Gpt4oMiniTranscribe)
         .with_logprobs(false)
@@ -301,7 +248,7 @@ async fn language_detection_and_no_logprobs() {
         .transcribe(&speech_clip())
         .await
         .unwrap();
-    let seen = st.seen.lock().unwrap()[0].clone();
+    let seen = seen(&st).await[0].clone();
     assert_eq!(seen.problem, None);
     assert!(seen.field("language").is_none());
     assert!(seen.field("include[]").is_none());
@@ -309,7 +256,7 @@ async fn language_detection_and_no_logprobs() {
     assert_eq!(t.confidence, None);
 
     // whisper-1 with detection reports the detected language.
-    let (base, _st) = server(Reply::ok(&verbose_body())).await;
+    let (_st, base) = start(Reply::json(200, &verbose_body())).await;
     let t = client(&base)
         .with_language(None)
         .unwrap()
@@ -325,27 +272,27 @@ async fn language_detection_and_no_logprobs() {
 
 #[tokio::test]
 async fn base_url_with_trailing_slash_and_other_model_ids() {
-    let (base, st) = server(Reply::ok(&json!({"text": "ok"}))).await;
+    let (st, base) = start(Reply::json(200, &json!({"text": "ok"}))).await;
     let t = client(&format!("{base}/"))
         .with_model("gpt-transcribe".parse().unwrap())
         .transcribe(&speech_clip())
         .await
         .unwrap();
     assert_eq!(t.text, "ok");
-    let seen = st.seen.lock().unwrap()[0].clone();
+    let seen = seen(&st).await[0].clone();
     assert_eq!(seen.problem, None);
     assert_eq!(seen.text("model"), Some("gpt-transcribe"));
     assert_eq!(seen.text("response_format"), Some("json"));
 }
 
 async fn expect_api_error(reply: Reply) -> Error {
-    let (base, _st) = server(reply).await;
+    let (_st, base) = start(reply).await;
     client(&base).transcribe(&speech_clip()).await.unwrap_err()
 }
 
 #[tokio::test]
 async fn provider_errors_are_typed() {
-    let e = expect_api_error(Reply::status(
+    let e = expect_api_error(Reply::json(
         401,
         &openai_error(
             "Incorrect API key provided: sk-test-***cdef. You can find your API key at https://platform.openai.com/account/api-keys.",
@@ -373,7 +320,7 @@ async fn provider_errors_are_typed() {
             .starts_with("OpenAI answered HTTP 401 (invalid_api_key): Incorrect")
     );
 
-    let e = expect_api_error(Reply::status(
+    let e = expect_api_error(Reply::json(
         400,
         &openai_error(
             "Invalid file format. Supported formats: ['flac', 'm4a', 'mp3', 'mp4', 'mpeg', 'mpga', 'oga', 'ogg', 'wav', 'webm']",
@@ -389,15 +336,15 @@ async fn provider_errors_are_typed() {
         "{e:?}"
     );
 
-    let mut reply = Reply::status(
+    let reply = Reply::json(
         429,
         &openai_error(
             "Rate limit reached for whisper-1 in organization org-abc on requests per min (RPM): Limit 50, Used 50, Requested 1.",
             "requests",
             Some("rate_limit_exceeded"),
         ),
-    );
-    reply.retry_after = Some("2");
+    )
+    .with_retry_after("2");
     let e = expect_api_error(reply).await;
     assert!(
         matches!(&e, Error::Api { status: 429, code: Some(c), retry_after: Some(ra), .. }
@@ -406,7 +353,7 @@ async fn provider_errors_are_typed() {
     );
     assert!(e.is_retryable());
 
-    let e = expect_api_error(Reply::status(
+    let e = expect_api_error(Reply::json(
         500,
         &openai_error(
             "The server had an error while processing your request. Sorry about that!",
@@ -438,7 +385,7 @@ async fn malformed_answers_are_typed() {
         "",                                                  // empty
         "{\"text\": \"a\", \"segments\": [{\"start\": 0}]}", // segment without its fields
     ] {
-        let (base, _st) = server(Reply::raw(200, body)).await;
+        let (_st, base) = start(Reply::raw(200, body)).await;
         let e = client(&base).transcribe(&speech_clip()).await.unwrap_err();
         assert!(
             matches!(
@@ -456,9 +403,8 @@ async fn malformed_answers_are_typed() {
 
 #[tokio::test]
 async fn slow_answers_time_out() {
-    let mut reply = Reply::ok(&verbose_body());
-    reply.delay = Some(Duration::from_secs(30));
-    let (base, _st) = server(reply).await;
+    let reply = Reply::json(200, &verbose_body()).with_delay(Duration::from_secs(30));
+    let (_st, base) = start(reply).await;
     let e = client(&base)
         .with_timeout(Duration::from_millis(300))
         .transcribe(&speech_clip())
@@ -471,7 +417,7 @@ async fn slow_answers_time_out() {
     assert!(e.is_retryable());
 
     // Headers on time, body never finishes: the timeout covers the body too.
-    let base = common::raw_server(Misbehaviour::Trickle("{\"text\": \"של")).await;
+    let base = kav_testkit::raw_server(Misbehaviour::Trickle("{\"text\": \"של")).await;
     let e = client(&format!("{base}/v1"))
         .with_timeout(Duration::from_millis(300))
         .transcribe(&speech_clip())
@@ -482,7 +428,7 @@ async fn slow_answers_time_out() {
 
 #[tokio::test]
 async fn bodies_cut_off_in_the_middle_are_typed() {
-    let base = common::raw_server(Misbehaviour::CutOff("{\"text\": \"שלום, מה של")).await;
+    let base = kav_testkit::raw_server(Misbehaviour::CutOff("{\"text\": \"שלום, מה של")).await;
     let e = client(&format!("{base}/v1"))
         .transcribe(&speech_clip())
         .await
@@ -524,20 +470,20 @@ async fn connection_refused_is_a_request_error() {
 
 #[tokio::test]
 async fn empty_clips_are_refused_without_a_request() {
-    let (base, st) = server(Reply::ok(&verbose_body())).await;
+    let (st, base) = start(Reply::json(200, &verbose_body())).await;
     let e = client(&base)
         .transcribe(&AudioClip::mulaw_8k(Vec::new()))
         .await
         .unwrap_err();
     assert!(matches!(e, Error::InvalidClip(_)), "{e:?}");
-    assert!(st.seen.lock().unwrap().is_empty());
+    assert!(seen(&st).await.is_empty());
 }
 
 #[tokio::test]
 async fn dropping_the_future_abandons_the_request() {
     let (arrived_tx, arrived_rx) = tokio::sync::oneshot::channel();
     let (closed_tx, closed_rx) = tokio::sync::oneshot::channel();
-    let stalling = common::stalling_server(arrived_tx, closed_tx).await;
+    let stalling = kav_testkit::stalling_server(arrived_tx, closed_tx).await;
     let stt = client(&format!("{stalling}/v1"));
     let clip = speech_clip();
     tokio::select! {
@@ -548,14 +494,14 @@ async fn dropping_the_future_abandons_the_request() {
     closed_rx.await.unwrap();
 
     // The same client (and its connection pool) still works.
-    let (base, _st) = server(Reply::ok(&json!({"text": "שוב"}))).await;
+    let (_st, base) = start(Reply::json(200, &json!({"text": "שוב"}))).await;
     let stt = stt.with_base_url(&base).unwrap();
     assert_eq!(stt.transcribe(&clip).await.unwrap().text, "שוב");
 }
 
 #[tokio::test]
 async fn the_key_never_shows() {
-    let (base, st) = server(Reply::status(
+    let (st, base) = start(Reply::json(
         401,
         &openai_error(
             "Incorrect API key provided",
@@ -570,13 +516,13 @@ async fn the_key_never_shows() {
         assert!(!text.contains(KEY), "{text}");
     }
     // It was sent, though.
-    let seen = st.seen.lock().unwrap()[0].clone();
+    let seen = seen(&st).await[0].clone();
     assert!(seen.authorization.unwrap().ends_with(KEY));
 }
 
 #[tokio::test]
 async fn object_safe_use() {
-    let (base, _st) = server(Reply::ok(&verbose_body())).await;
+    let (_st, base) = start(Reply::json(200, &verbose_body())).await;
     let boxed: Box<dyn SpeechToText> = Box::new(client(&base));
     let shared: Arc<dyn SpeechToText> = Arc::new(client(&base));
     assert_eq!(boxed.provider(), Provider::OpenAi);
@@ -687,7 +633,7 @@ async fn the_key_never_shows_in_logs() {
         .with_ansi(false)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
-    let (base, _st) = server(Reply::status(
+    let (_st, base) = start(Reply::json(
         401,
         &openai_error(
             "Incorrect API key provided",

@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use futures_util::StreamExt as _;
+use kav_testkit::{FakeServer, broken_body, slow_body};
 use kav_tts::{
     ElevenLabsTts, Error, Language, SecretString, SpeechRequest, StreamingTextToSpeech,
     TextToSpeech, VoiceSettings,
@@ -36,12 +37,8 @@ enum Mode {
     Empty,
 }
 
-/// What the server saw: voice id, query, JSON body.
-type Seen = (String, HashMap<String, String>, Value);
-
 struct Server {
     mode: Mutex<Mode>,
-    last: Mutex<Option<Seen>>,
 }
 
 fn mulaw_second() -> Vec<u8> {
@@ -50,12 +47,10 @@ fn mulaw_second() -> Vec<u8> {
 
 async fn stream(
     State(server): State<Arc<Server>>,
-    Path(voice_id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    *server.last.lock().unwrap() = Some((voice_id, query.clone(), body.clone()));
     if headers.get("xi-api-key").is_none_or(|v| v != KEY) {
         return (
             StatusCode::UNAUTHORIZED,
@@ -75,15 +70,15 @@ async fn stream(
     match mode {
         Mode::Audio => (
             [("content-type", "audio/basic")],
-            common::slow_body(chunks, Duration::from_millis(2), false),
+            slow_body(chunks, Duration::from_millis(2), false),
         )
             .into_response(),
         Mode::Slow => {
             tokio::time::sleep(Duration::from_secs(30)).await;
             StatusCode::OK.into_response()
         }
-        Mode::CutOff => common::broken_body(chunks[..3].to_vec()).into_response(),
-        Mode::Stall => common::slow_body(chunks[..2].to_vec(), Duration::ZERO, true).into_response(),
+        Mode::CutOff => broken_body(chunks[..3].to_vec()).into_response(),
+        Mode::Stall => slow_body(chunks[..2].to_vec(), Duration::ZERO, true).into_response(),
         Mode::Validation => (
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(json!({"detail": [{"loc": ["body", "voice_settings", "speed"], "msg": "ensure this value is less than or equal to 1.2", "type": "value_error.number.not_le"}]})),
@@ -103,22 +98,22 @@ async fn stream(
     }
 }
 
-async fn start(mode: Mode) -> (Arc<Server>, ElevenLabsTts, String) {
+/// The server's state, the client, and the server (recording what the client sends).
+async fn start(mode: Mode) -> (Arc<Server>, ElevenLabsTts, FakeServer) {
     let server = Arc::new(Server {
         mode: Mutex::new(mode),
-        last: Mutex::new(None),
     });
     let app = Router::new()
         .route("/v1/text-to-speech/{voice_id}/stream", post(stream))
         .with_state(server.clone());
-    let base = common::serve(app).await;
+    let fake = FakeServer::router(app).await;
     let tts = ElevenLabsTts::new(SecretString::from(KEY))
         .with_http_client(reqwest::Client::new())
-        .with_base_url(&base)
+        .with_base_url(fake.base())
         .unwrap()
         .with_timeout(Duration::from_secs(10))
         .with_idle_timeout(Duration::from_secs(5));
-    (server, tts, base)
+    (server, tts, fake)
 }
 
 fn hello() -> SpeechRequest {
@@ -127,15 +122,19 @@ fn hello() -> SpeechRequest {
 
 #[tokio::test]
 async fn native_mulaw_is_passed_through() {
-    let (server, tts, _) = start(Mode::Audio).await;
+    let (_server, tts, fake) = start(Mode::Audio).await;
     let audio = tts.synthesize(&hello()).await.unwrap();
     assert_eq!(audio.mulaw(), mulaw_second());
-    let (voice, query, body) = server.last.lock().unwrap().clone().unwrap();
-    assert_eq!(voice, ElevenLabsTts::DEFAULT_VOICE_ID);
+    let sent = fake.last_request();
     assert_eq!(
-        query.get("output_format").map(String::as_str),
-        Some("ulaw_8000")
+        sent.path,
+        format!(
+            "/v1/text-to-speech/{}/stream",
+            ElevenLabsTts::DEFAULT_VOICE_ID
+        )
     );
+    assert_eq!(sent.query.as_deref(), Some("output_format=ulaw_8000"));
+    let body = sent.json();
     assert_eq!(body["text"], "שלום, תודה שהתקשרתם");
     assert_eq!(body["model_id"], "eleven_flash_v2_5");
     assert!(body.get("voice_settings").is_none());
@@ -144,7 +143,7 @@ async fn native_mulaw_is_passed_through() {
 
 #[tokio::test]
 async fn voice_settings_rate_and_language_code() {
-    let (server, tts, _) = start(Mode::Audio).await;
+    let (_server, tts, fake) = start(Mode::Audio).await;
     let tts = tts
         .with_model("eleven_multilingual_v2")
         .with_voice_settings(
@@ -161,13 +160,14 @@ async fn voice_settings_rate_and_language_code() {
     // A voice id is one percent-encoded path segment: it cannot climb out of the route.
     tts.synthesize(&req).await.unwrap();
     assert_eq!(
-        server.last.lock().unwrap().as_ref().unwrap().0,
-        "voice/../../etc"
+        fake.last_request().path,
+        "/v1/text-to-speech/voice%2F..%2F..%2Fetc/stream"
     );
     let req = req.with_voice("pNInz6obpgDQGcFmaJgB");
     tts.synthesize(&req).await.unwrap();
-    let (voice, _, body) = server.last.lock().unwrap().clone().unwrap();
-    assert_eq!(voice, "pNInz6obpgDQGcFmaJgB");
+    let sent = fake.last_request();
+    assert_eq!(sent.path, "/v1/text-to-speech/pNInz6obpgDQGcFmaJgB/stream");
+    let body = sent.json();
     assert_eq!(body["model_id"], "eleven_multilingual_v2");
     assert_eq!(body["language_code"], "he");
     assert_eq!(body["voice_settings"]["stability"], 0.5);
@@ -191,9 +191,9 @@ async fn streaming_yields_chunks_as_they_come() {
 
 #[tokio::test]
 async fn detail_errors_in_all_their_shapes() {
-    let (server, tts, base) = start(Mode::Audio).await;
+    let (server, tts, fake) = start(Mode::Audio).await;
     let wrong = ElevenLabsTts::new(SecretString::from("nope"))
-        .with_base_url(&base)
+        .with_base_url(fake.base())
         .unwrap();
     let err = wrong.synthesize(&hello()).await.unwrap_err();
     assert!(

@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use base64::Engine as _;
+use kav_testkit::{FakeServer, broken_body};
 use kav_tts::google_auth::GoogleAuth;
 use kav_tts::{Error, GoogleEncoding, GoogleTts, SecretString, SpeechRequest, TextToSpeech};
 use serde_json::{Value, json};
@@ -39,7 +40,6 @@ enum Mode {
 
 struct Server {
     mode: Mutex<Mode>,
-    last: Mutex<Option<Value>>,
     tokens: AtomicUsize,
 }
 
@@ -94,7 +94,6 @@ async fn synthesize(
         || headers
             .get("authorization")
             .is_some_and(|v| v.to_str().unwrap_or("").starts_with("Bearer ya29.test-"));
-    *server.last.lock().unwrap() = Some(body.clone());
     let mode = *server.mode.lock().unwrap();
     if !authorized || matches!(mode, Mode::Unauthenticated) {
         return google_error(
@@ -138,7 +137,7 @@ async fn synthesize(
             let text = json!({ "audioContent": b64 }).to_string().into_bytes();
             (
                 [("content-type", "application/json")],
-                common::broken_body(vec![text[..text.len() / 2].to_vec()]),
+                broken_body(vec![text[..text.len() / 2].to_vec()]),
             )
                 .into_response()
         }
@@ -152,17 +151,23 @@ async fn token(State(server): State<Arc<Server>>) -> Response {
         .into_response()
 }
 
-async fn start(mode: Mode) -> (Arc<Server>, String) {
+/// The server's state and the server (recording what the client sends).
+async fn start(mode: Mode) -> (Arc<Server>, FakeServer) {
     let server = Arc::new(Server {
         mode: Mutex::new(mode),
-        last: Mutex::new(None),
         tokens: AtomicUsize::new(0),
     });
     let app = Router::new()
         .route("/v1/text:synthesize", post(synthesize))
         .route("/token", post(token))
         .with_state(server.clone());
-    (server, common::serve(app).await)
+    (server, FakeServer::router(app).await)
+}
+
+/// How many token requests `fake` received.
+fn token_requests(fake: &FakeServer) -> usize {
+    let requests = fake.requests();
+    requests.iter().filter(|r| r.path == "/token").count()
 }
 
 fn with_key(base: &str) -> GoogleTts {
@@ -179,15 +184,16 @@ fn hello() -> SpeechRequest {
 
 #[tokio::test]
 async fn mulaw_with_wav_header_is_used_as_is() {
-    let (server, base) = start(Mode::Audio).await;
-    let tts = with_key(&base).with_default_voice("he-IL-Standard-A");
+    let (_server, fake) = start(Mode::Audio).await;
+    let base = fake.base();
+    let tts = with_key(base).with_default_voice("he-IL-Standard-A");
     let audio = tts.synthesize(&hello()).await.unwrap();
     assert_eq!(audio.len(), 4_000, "0.5 s at 8 kHz");
     assert_eq!(
         audio.mulaw(),
         kav_audio_codec::g711::ulaw_encode(&common::tone(8_000, 0.5))
     );
-    let body = server.last.lock().unwrap().clone().unwrap();
+    let body = fake.last_request().json();
     assert_eq!(body["input"]["text"], "שלום, איך אפשר לעזור?");
     assert_eq!(body["voice"]["languageCode"], "he-IL");
     assert_eq!(body["voice"]["name"], "he-IL-Standard-A");
@@ -198,8 +204,9 @@ async fn mulaw_with_wav_header_is_used_as_is() {
 
 #[tokio::test]
 async fn linear16_and_headerless_audio() {
-    let (server, base) = start(Mode::Audio).await;
-    let tts = with_key(&base).with_encoding(GoogleEncoding::Linear16);
+    let (server, fake) = start(Mode::Audio).await;
+    let base = fake.base();
+    let tts = with_key(base).with_encoding(GoogleEncoding::Linear16);
     let req = hello()
         .with_voice("he-IL-Wavenet-B")
         .with_speaking_rate(0.9)
@@ -207,20 +214,21 @@ async fn linear16_and_headerless_audio() {
     let audio = tts.synthesize(&req).await.unwrap();
     assert_eq!(audio.len(), 4_000);
     assert!(common::rms_mulaw(audio.mulaw()) > 3000.0);
-    let body = server.last.lock().unwrap().clone().unwrap();
+    let body = fake.last_request().json();
     assert_eq!(body["audioConfig"]["audioEncoding"], "LINEAR16");
     assert_eq!(body["voice"]["name"], "he-IL-Wavenet-B");
     assert!((body["audioConfig"]["speakingRate"].as_f64().unwrap() - 0.9).abs() < 1e-6);
 
     *server.mode.lock().unwrap() = Mode::Headerless;
     assert_eq!(tts.synthesize(&hello()).await.unwrap().len(), 4_000);
-    let mulaw = with_key(&base).synthesize(&hello()).await.unwrap();
+    let mulaw = with_key(base).synthesize(&hello()).await.unwrap();
     assert_eq!(mulaw.len(), 4_000);
 }
 
 #[tokio::test]
 async fn service_account_gets_a_bearer_token_once() {
-    let (server, base) = start(Mode::Audio).await;
+    let (server, fake) = start(Mode::Audio).await;
+    let base = fake.base();
     let key = json!({
         "type": "service_account",
         "project_id": "kav-test",
@@ -231,27 +239,24 @@ async fn service_account_gets_a_bearer_token_once() {
     })
     .to_string();
     let auth = GoogleAuth::from_service_account_json(&key, reqwest::Client::new()).unwrap();
-    let tts = GoogleTts::new(auth).with_base_url(&base).unwrap();
+    let tts = GoogleTts::new(auth).with_base_url(base).unwrap();
     tts.synthesize(&hello()).await.unwrap();
     tts.synthesize(&hello()).await.unwrap();
-    assert_eq!(
-        server.tokens.load(Ordering::SeqCst),
-        1,
-        "the token is cached"
-    );
+    assert_eq!(token_requests(&fake), 1, "the token is cached");
 
     // A 401 drops the cached token, so the next call fetches a new one.
     *server.mode.lock().unwrap() = Mode::Unauthenticated;
     assert!(tts.synthesize(&hello()).await.is_err());
     *server.mode.lock().unwrap() = Mode::Audio;
     tts.synthesize(&hello()).await.unwrap();
-    assert_eq!(server.tokens.load(Ordering::SeqCst), 2);
+    assert_eq!(token_requests(&fake), 2);
 }
 
 #[tokio::test]
 async fn google_errors_carry_status_and_message() {
-    let (server, base) = start(Mode::InvalidArgument).await;
-    let tts = with_key(&base);
+    let (server, fake) = start(Mode::InvalidArgument).await;
+    let base = fake.base();
+    let tts = with_key(base);
     let err = tts.synthesize(&hello()).await.unwrap_err();
     match &err {
         Error::Provider {
@@ -268,7 +273,7 @@ async fn google_errors_carry_status_and_message() {
     }
     *server.mode.lock().unwrap() = Mode::Audio;
     let wrong = GoogleTts::new(GoogleAuth::api_key(SecretString::from("wrong")))
-        .with_base_url(&base)
+        .with_base_url(base)
         .unwrap();
     let err = wrong.synthesize(&hello()).await.unwrap_err();
     assert!(
@@ -281,8 +286,9 @@ async fn google_errors_carry_status_and_message() {
 
 #[tokio::test]
 async fn slow_answers_time_out() {
-    let (_server, base) = start(Mode::Slow).await;
-    let tts = with_key(&base).with_timeout(Duration::from_millis(500));
+    let (_server, fake) = start(Mode::Slow).await;
+    let base = fake.base();
+    let tts = with_key(base).with_timeout(Duration::from_millis(500));
     let err = tts.synthesize(&hello()).await.unwrap_err();
     assert!(
         matches!(
@@ -298,8 +304,9 @@ async fn slow_answers_time_out() {
 
 #[tokio::test]
 async fn malformed_answers_are_typed_errors() {
-    let (server, base) = start(Mode::MalformedJson).await;
-    let tts = with_key(&base);
+    let (server, fake) = start(Mode::MalformedJson).await;
+    let base = fake.base();
+    let tts = with_key(base);
     for mode in [
         Mode::MalformedJson,
         Mode::BadBase64,

@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use futures_util::StreamExt as _;
+use kav_testkit::{FakeServer, broken_body, slow_body};
 use kav_tts::{
     Error, OpenAiFormat, OpenAiTts, SecretString, SpeechRequest, StreamingTextToSpeech,
     TextToSpeech, collect_stream,
@@ -37,7 +38,6 @@ enum Mode {
 
 struct Server {
     mode: Mutex<Mode>,
-    last: Mutex<Option<Value>>,
 }
 
 fn schema() -> Value {
@@ -122,7 +122,6 @@ async fn speech(
             Value::Null,
         );
     }
-    *server.last.lock().unwrap() = Some(body.clone());
     let mode = *server.mode.lock().unwrap();
     if matches!(mode, Mode::Unauthorized)
         || headers.get("authorization").and_then(|v| v.to_str().ok())
@@ -146,7 +145,7 @@ async fn speech(
     match mode {
         Mode::Audio => (
             [("content-type", "application/octet-stream")],
-            common::slow_body(chunks, Duration::ZERO, false),
+            slow_body(chunks, Duration::ZERO, false),
         )
             .into_response(),
         Mode::RateLimited => error(
@@ -159,9 +158,9 @@ async fn speech(
             tokio::time::sleep(Duration::from_secs(30)).await;
             StatusCode::OK.into_response()
         }
-        Mode::CutOff => common::broken_body(chunks[..3].to_vec()).into_response(),
+        Mode::CutOff => broken_body(chunks[..3].to_vec()).into_response(),
         Mode::StallAfterFirstChunk => {
-            common::slow_body(chunks[..1].to_vec(), Duration::ZERO, true).into_response()
+            slow_body(chunks[..1].to_vec(), Duration::ZERO, true).into_response()
         }
         Mode::Html => (
             StatusCode::BAD_GATEWAY,
@@ -178,22 +177,22 @@ async fn speech(
     }
 }
 
-async fn start(mode: Mode) -> (Arc<Server>, OpenAiTts, String) {
+/// The server's state, the client, and the server (recording what the client sends).
+async fn start(mode: Mode) -> (Arc<Server>, OpenAiTts, FakeServer) {
     let server = Arc::new(Server {
         mode: Mutex::new(mode),
-        last: Mutex::new(None),
     });
     let app = Router::new()
         .route("/v1/audio/speech", post(speech))
         .with_state(server.clone());
-    let base = format!("{}/v1", common::serve(app).await);
+    let fake = FakeServer::router(app).await;
     let tts = OpenAiTts::new(SecretString::from(KEY))
         .with_http_client(reqwest::Client::new())
-        .with_base_url(&base)
+        .with_base_url(&fake.url("/v1"))
         .unwrap()
         .with_timeout(Duration::from_secs(10))
         .with_idle_timeout(Duration::from_secs(5));
-    (server, tts, base)
+    (server, tts, fake)
 }
 
 fn hello() -> SpeechRequest {
@@ -218,7 +217,7 @@ fn the_spec_check_rejects_what_openai_rejects() {
 
 #[tokio::test]
 async fn pcm_is_resampled_to_8k_mulaw() {
-    let (server, tts, _) = start(Mode::Audio).await;
+    let (_server, tts, fake) = start(Mode::Audio).await;
     let req = hello()
         .with_voice("coral")
         .with_speaking_rate(1.25)
@@ -226,7 +225,7 @@ async fn pcm_is_resampled_to_8k_mulaw() {
     let audio = tts.synthesize(&req).await.unwrap();
     assert_eq!(audio.len(), 8_000, "1 s at 24 kHz is 8000 samples at 8 kHz");
     assert!(common::rms_mulaw(audio.mulaw()) > 3000.0);
-    let body = server.last.lock().unwrap().clone().unwrap();
+    let body = fake.last_request().json();
     assert_eq!(body["model"], "gpt-4o-mini-tts");
     assert_eq!(body["voice"], "coral");
     assert_eq!(body["input"], "שלום, מה שלומך?");
@@ -236,14 +235,14 @@ async fn pcm_is_resampled_to_8k_mulaw() {
 
 #[tokio::test]
 async fn wav_format_and_model_options() {
-    let (server, tts, _) = start(Mode::Audio).await;
+    let (_server, tts, fake) = start(Mode::Audio).await;
     let tts = tts
         .with_format(OpenAiFormat::Wav)
         .with_model("tts-1")
         .with_instructions("Speak warmly");
     let audio = tts.synthesize(&hello()).await.unwrap();
     assert_eq!(audio.len(), 8_000);
-    let body = server.last.lock().unwrap().clone().unwrap();
+    let body = fake.last_request().json();
     assert_eq!(body["response_format"], "wav");
     assert_eq!(body["voice"], "alloy");
     assert!(
@@ -252,7 +251,7 @@ async fn wav_format_and_model_options() {
     );
     let tts = tts.with_model("gpt-4o-mini-tts");
     tts.synthesize(&hello()).await.unwrap();
-    let body = server.last.lock().unwrap().clone().unwrap();
+    let body = fake.last_request().json();
     assert_eq!(body["instructions"], "Speak warmly");
 }
 
@@ -317,11 +316,11 @@ async fn provider_errors_carry_status_code_and_message() {
 
 #[tokio::test]
 async fn the_key_is_sent_as_bearer_and_never_shown() {
-    let (_server, good, base) = start(Mode::Audio).await;
+    let (_server, good, fake) = start(Mode::Audio).await;
     assert!(!format!("{good:?}").contains(KEY));
     // Same server, wrong key: the server checks the Authorization header.
     let wrong = OpenAiTts::new(SecretString::from("sk-wrong"))
-        .with_base_url(&base)
+        .with_base_url(&fake.url("/v1"))
         .unwrap();
     assert!(!format!("{wrong:?}").contains("sk-wrong"));
     let err = wrong.synthesize(&hello()).await.unwrap_err();

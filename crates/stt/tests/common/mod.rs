@@ -1,13 +1,12 @@
-//! Shared test helpers: audio generators, espeak-ng, the OpenAPI checker, raw TCP servers.
+//! Shared test helpers: audio generators, espeak-ng, the OpenAPI checker (the fake servers are
+//! in `kav_testkit`).
 #![allow(dead_code, unreachable_pub)]
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::Duration;
 
+use kav_testkit::FormField;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 // ---------------------------------------------------------------- audio
 
@@ -212,21 +211,6 @@ pub fn validate(s: &Value, v: &Value, path: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// One field of a multipart body.
-#[derive(Debug, Clone)]
-pub struct FormField {
-    pub name: String,
-    pub file_name: Option<String>,
-    pub content_type: Option<String>,
-    pub bytes: Vec<u8>,
-}
-
-impl FormField {
-    pub fn text(&self) -> &str {
-        std::str::from_utf8(&self.bytes).unwrap_or("<binary>")
-    }
-}
-
 /// Coerces a multipart text value to JSON for the property schema `s` (multipart carries
 /// strings; numbers and booleans are written as text, as OpenAI's SDKs do).
 fn coerce(s: &Value, text: &str) -> Value {
@@ -299,109 +283,4 @@ pub fn validate_transcription_form(fields: &[FormField]) -> Result<(), String> {
         }
     }
     validate(s, &Value::Object(obj), "CreateTranscriptionRequest")
-}
-
-// ---------------------------------------------------------------- raw TCP servers
-
-/// Reads one HTTP/1.1 request (headers, then a Content-Length or chunked body).
-pub async fn read_request(sock: &mut TcpStream) -> Vec<u8> {
-    let mut buf = Vec::new();
-    let mut tmp = [0u8; 8192];
-    let header_end = loop {
-        let n = sock.read(&mut tmp).await.unwrap_or(0);
-        if n == 0 {
-            return buf;
-        }
-        buf.extend_from_slice(&tmp[..n]);
-        if let Some(i) = find(&buf, b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..header_end]).to_ascii_lowercase();
-    let content_length = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse::<usize>().ok());
-    let chunked = head.contains("transfer-encoding: chunked");
-    loop {
-        let body = &buf[header_end..];
-        let done = match content_length {
-            Some(n) => body.len() >= n,
-            None if chunked => body.ends_with(b"0\r\n\r\n"),
-            None => true,
-        };
-        if done {
-            return buf;
-        }
-        let n = sock.read(&mut tmp).await.unwrap_or(0);
-        if n == 0 {
-            return buf;
-        }
-        buf.extend_from_slice(&tmp[..n]);
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-/// How the raw server misbehaves.
-#[derive(Clone, Copy)]
-pub enum Misbehaviour {
-    /// Announces `Content-Length: 4096`, sends `partial`, closes the connection.
-    CutOff(&'static str),
-    /// Sends the headers and `partial`, then waits forever.
-    Trickle(&'static str),
-}
-
-/// A server on 127.0.0.1 that answers every request with `m`. Returns `http://127.0.0.1:port`.
-pub async fn raw_server(m: Misbehaviour) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let _ = read_request(&mut sock).await;
-                let (partial, close) = match m {
-                    Misbehaviour::CutOff(p) => (p, true),
-                    Misbehaviour::Trickle(p) => (p, false),
-                };
-                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n";
-                let _ = sock.write_all(head.as_bytes()).await;
-                let _ = sock.write_all(partial.as_bytes()).await;
-                let _ = sock.flush().await;
-                if close {
-                    let _ = sock.shutdown().await;
-                } else {
-                    tokio::time::sleep(Duration::from_secs(3600)).await;
-                }
-            });
-        }
-    });
-    format!("http://{addr}")
-}
-
-/// A server that accepts one connection, reads the request, reports it on `arrived`, then
-/// waits for the client to go away and reports that on `closed`.
-pub async fn stalling_server(
-    arrived: tokio::sync::oneshot::Sender<()>,
-    closed: tokio::sync::oneshot::Sender<()>,
-) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let (mut sock, _) = listener.accept().await.unwrap();
-        let _ = read_request(&mut sock).await;
-        let _ = arrived.send(());
-        let mut tmp = [0u8; 64];
-        // Never answers; a read of 0 bytes (or an error) means the client dropped the connection.
-        loop {
-            match sock.read(&mut tmp).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-        let _ = closed.send(());
-    });
-    format!("http://{addr}")
 }
