@@ -76,6 +76,12 @@ pub struct CommonArgs {
     /// Seconds a request may take before Twilio gives up (11205).
     #[arg(long, default_value_t = 15)]
     pub timeout: u64,
+    /// What the party called by `<Dial>` does: completed, busy, no-answer or failed.
+    #[arg(long, default_value = "no-answer")]
+    pub dial_outcome: crate::DialOutcome,
+    /// How long a `--dial-outcome completed` call lasts, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub dial_duration: u64,
 }
 
 /// `call` options.
@@ -129,6 +135,8 @@ impl CommonArgs {
         .with_voice_url_path(&self.voice_url_path)?
         .with_espeak("espeak-ng", self.espeak_voice.clone())
         .with_stream_realtime(self.realtime)
+        .with_dial_outcome(self.dial_outcome)
+        .with_dial_duration(Duration::from_secs(self.dial_duration))
         .with_timeouts(
             Duration::from_secs(self.timeout.max(1)),
             Duration::from_secs(self.timeout.clamp(1, 10)),

@@ -500,7 +500,7 @@ pub enum Event {
         /// `agent` (it closed the socket) or `caller` (it hung up: `stop`).
         closed_by: String,
     },
-    /// A verb the simulator does not execute (`<Dial>`, `<Connect>`, …); the call goes on.
+    /// A verb the simulator does not execute (`<Enqueue>`, `<Pay>`, …); the call goes on.
     Unsupported {
         /// The verb's name.
         verb: String,

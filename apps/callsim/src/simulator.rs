@@ -5,15 +5,15 @@ use std::time::Instant;
 
 use kav_audio_codec::{g711, wav};
 use kav_twiml::voice::{
-    Connect, ConnectChild, Gather, GatherChild, Pause, Play, Record, Recording as RecordingNoun,
-    Say, Start, StartChild, Stream, StreamChild, Verb, VoiceResponse,
+    Connect, ConnectChild, Dial, DialChild, Gather, GatherChild, Pause, Play, Record,
+    Recording as RecordingNoun, Say, Start, StartChild, Stream, StreamChild, Verb, VoiceResponse,
 };
 use kav_twiml::{GatherInput, HttpMethod, Node, NodeContent, RecordingEvent, RejectReason};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
 
 use crate::callrec::CallRecorder;
 use crate::codes::TwilioCode;
-use crate::config::{SimConfig, random_sid};
+use crate::config::{DialOutcome, SimConfig, random_sid};
 use crate::error::Error;
 use crate::recordings::RecordingsHost;
 use crate::report::{
@@ -274,6 +274,50 @@ impl Call<'_> {
         }
     }
 
+    /// `<Dial>`: no call is placed; the dialled party does what the configuration says
+    /// (`no-answer` by default). With `action`, Twilio requests it with `DialCallStatus`,
+    /// `DialCallSid`, `DialCallDuration` (answered calls) and `DialBridged`, and executes what
+    /// it returns; without, it goes on with the next verb.
+    async fn dial(&mut self, dial: &Dial, doc_url: &str) -> Result<Flow, Error> {
+        let outcome = self.config.dial_outcome;
+        let timeout_s = u64::from(dial.timeout.map_or(30, |s| s.0));
+        let limit_s = u64::from(dial.time_limit.map_or(14_400, |s| s.0));
+        let ms = match outcome {
+            DialOutcome::Completed => {
+                let ms = u64::try_from(self.config.dial_duration.as_millis()).unwrap_or(u64::MAX);
+                ms.min(limit_s * 1000)
+            }
+            // It rings until the <Dial timeout> runs out.
+            DialOutcome::NoAnswer => timeout_s * 1000,
+            // A busy signal or a failure comes back at once.
+            DialOutcome::Busy | DialOutcome::Failed => 0,
+        };
+        let dial_call_sid = random_sid("CA");
+        let seconds = ms.div_ceil(1000);
+        self.event(Event::Dial {
+            target: dial_target(dial),
+            outcome: outcome.as_str().to_owned(),
+            dial_call_sid: dial_call_sid.clone(),
+            duration_seconds: seconds,
+        });
+        // Ringing and the other party's voice are silence in call recordings.
+        self.elapse(ms, None, None).await;
+        let Some(action) = &dial.action else {
+            return Ok(Flow::Next);
+        };
+        let url = resolve(action, doc_url);
+        let method = dial.method.unwrap_or(HttpMethod::Post);
+        let mut params = self.call_params("in-progress");
+        params.push(("DialCallStatus".to_owned(), outcome.as_str().to_owned()));
+        params.push(("DialCallSid".to_owned(), dial_call_sid));
+        let bridged = outcome == DialOutcome::Completed;
+        if bridged {
+            params.push(("DialCallDuration".to_owned(), seconds.to_string()));
+        }
+        params.push(("DialBridged".to_owned(), bridged.to_string()));
+        Ok(self.follow(Purpose::Action, method, &url, params).await)
+    }
+
     /// `<Start>`: starts each `<Recording>`; other children are not simulated.
     async fn start(&mut self, start: &Start, doc_url: &str) {
         for child in &start.children {
@@ -481,6 +525,7 @@ impl Call<'_> {
                     }
                 }
             }
+            Verb::Dial(dial) => self.dial(dial, doc_url).await,
             Verb::Start(start) => {
                 self.start(start, doc_url).await;
                 Ok(Flow::Next)
@@ -1406,6 +1451,43 @@ pub(crate) fn resolve(url: &kav_twiml::Url, doc_url: &str) -> String {
         .map_or_else(|_| url.as_str().to_owned(), |u| u.to_string())
 }
 
+/// What a `<Dial>` calls: its text, or its nouns (`Number +1…`, `Client alice`, …).
+fn dial_target(dial: &Dial) -> String {
+    if let Some(number) = dial
+        .number
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        return number.to_owned();
+    }
+    let nouns: Vec<String> = dial
+        .children
+        .iter()
+        .map(|child| match child {
+            DialChild::Number(n) => format!("Number {}", n.phone_number.trim()),
+            DialChild::Client(c) => {
+                let mut text = String::new();
+                collect_text(&c.to_node(), &mut text);
+                format!("Client {}", c.identity.as_deref().unwrap_or(text.trim()))
+            }
+            DialChild::Sip(sip) => format!("Sip {}", sip.sip_url.as_deref().unwrap_or("").trim()),
+            DialChild::Conference(c) => format!("Conference {}", c.name.trim()),
+            DialChild::Queue(q) => format!("Queue {}", q.name.trim()),
+            DialChild::Sim(_) => "Sim".to_owned(),
+            DialChild::Application(_) => "Application".to_owned(),
+            DialChild::WhatsApp(_) => "WhatsApp".to_owned(),
+            DialChild::Other(node) => node.name().as_str().to_owned(),
+            _ => "?".to_owned(),
+        })
+        .collect();
+    if nouns.is_empty() {
+        "(nobody)".to_owned()
+    } else {
+        nouns.join(", ")
+    }
+}
+
 /// The key the caller presses to end a recording: `#` when allowed, else the first key.
 fn finish_key(keys: Option<&str>) -> Option<String> {
     let keys = keys.unwrap_or("1234567890*#");
@@ -1625,9 +1707,6 @@ mod tests {
         let rel = kav_twiml::Url::relative("/webhook/next").unwrap();
         assert_eq!(resolve(&rel, base), "https://a.example.com/webhook/next");
         assert_eq!(idempotency_token().len(), 36);
-        assert_eq!(
-            other_name(&Verb::Dial(kav_twiml::voice::Dial::new())),
-            "Dial"
-        );
+        assert_eq!(other_name(&Verb::Dial(Dial::new())), "Dial");
     }
 }

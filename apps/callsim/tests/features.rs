@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -11,7 +12,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use kav_audio_codec::wav;
-use kav_callsim::{CallScript, EndReason, Event, SimConfig, Simulator, Turn};
+use kav_callsim::{CallScript, DialOutcome, EndReason, Event, Purpose, SimConfig, Simulator, Turn};
 use kav_twilio_sig::{RequestValidator, SecretString};
 
 const TOKEN: &str = "features-token";
@@ -315,4 +316,127 @@ async fn start_recording_mono_default_events_and_absent() {
     let fetches = agent.fetches.lock().unwrap().clone();
     let decoded = wav::decode(&fetches[1].2).unwrap();
     assert_eq!((decoded.channels, decoded.frames()), (1, 16000));
+}
+
+#[tokio::test]
+async fn dial_posts_its_outcome_to_the_action() {
+    let (server, agent) = agent(vec![
+        (
+            "/webhook/incoming_call",
+            Page::Twiml(
+                "<Response><Dial action=\"/webhook/dialed\" timeout=\"12\"><Number>+15005550001</Number></Dial>\
+                 <Say>never said</Say></Response>",
+            ),
+        ),
+        (
+            "/webhook/dialed",
+            Page::Twiml("<Response><Say>Nobody answered</Say><Hangup/></Response>"),
+        ),
+    ])
+    .await;
+    // Default: no answer, after the <Dial timeout>.
+    let report = Simulator::new(config(&server))
+        .run(&CallScript::new())
+        .await
+        .unwrap();
+    no_errors(&report);
+    assert_eq!(report.ended_by, EndReason::AgentHangup);
+    let Event::Dial {
+        target,
+        outcome,
+        dial_call_sid,
+        duration_seconds,
+    } = &report.events[0]
+    else {
+        panic!("{:?}", report.events);
+    };
+    assert_eq!(
+        (target.as_str(), outcome.as_str(), *duration_seconds),
+        ("Number +15005550001", "no-answer", 12)
+    );
+    let posted = agent.params("/webhook/dialed");
+    assert_eq!(posted.len(), 1);
+    assert_eq!(posted[0]["DialCallStatus"], "no-answer");
+    assert_eq!(posted[0]["DialCallSid"], *dial_call_sid);
+    assert_eq!(posted[0]["DialBridged"], "false");
+    assert_eq!(posted[0]["CallSid"], report.call_sid);
+    assert!(!posted[0].contains_key("DialCallDuration"));
+    assert!(!report.transcript().contains("never said"));
+    assert!(
+        report
+            .transcript()
+            .contains("dial Number +15005550001: no-answer")
+    );
+    assert_eq!(report.requests[1].purpose, Purpose::Action);
+
+    // Completed: the conversation's length, capped by timeLimit.
+    for (outcome, duration, expected) in [
+        (DialOutcome::Completed, 90, "60"),
+        (DialOutcome::Completed, 5, "5"),
+        (DialOutcome::Busy, 5, ""),
+        (DialOutcome::Failed, 5, ""),
+    ] {
+        let (server, agent) = agent_with_dial(
+            "<Dial action=\"/webhook/dialed\" timeLimit=\"60\">+15005550001</Dial>",
+        )
+        .await;
+        let report = Simulator::new(
+            config(&server)
+                .with_dial_outcome(outcome)
+                .with_dial_duration(Duration::from_secs(duration)),
+        )
+        .run(&CallScript::new())
+        .await
+        .unwrap();
+        no_errors(&report);
+        let posted = &agent.params("/webhook/dialed")[0];
+        assert_eq!(posted["DialCallStatus"], outcome.as_str());
+        assert_eq!(
+            posted.get("DialCallDuration").map_or("", String::as_str),
+            expected
+        );
+        assert_eq!(
+            posted["DialBridged"],
+            (outcome == DialOutcome::Completed).to_string()
+        );
+    }
+}
+
+async fn agent_with_dial(dial: &'static str) -> (String, Agent) {
+    let twiml: &'static str = Box::leak(format!("<Response>{dial}</Response>").into_boxed_str());
+    agent(vec![
+        ("/webhook/incoming_call", Page::Twiml(twiml)),
+        (
+            "/webhook/dialed",
+            Page::Twiml("<Response><Hangup/></Response>"),
+        ),
+    ])
+    .await
+}
+
+#[tokio::test]
+async fn dial_without_action_goes_on_with_the_next_verb() {
+    let (server, agent) = agent(vec![(
+        "/webhook/incoming_call",
+        Page::Twiml(
+            "<Response><Dial timeout=\"5\"><Client>alice</Client><Sip>sip:bob@example.com</Sip></Dial>\
+             <Say>Sorry, nobody is there</Say></Response>",
+        ),
+    )])
+    .await;
+    let report = Simulator::new(config(&server).with_dial_outcome(DialOutcome::Busy))
+        .run(&CallScript::new())
+        .await
+        .unwrap();
+    no_errors(&report);
+    assert_eq!(agent.paths(), ["/webhook/incoming_call"]);
+    assert!(matches!(
+        &report.events[0],
+        Event::Dial { target, outcome, duration_seconds: 0, .. }
+            if target == "Client alice, Sip sip:bob@example.com" && outcome == "busy"
+    ));
+    assert!(
+        matches!(&report.events[1], Event::Say { text, .. } if text == "Sorry, nobody is there")
+    );
+    assert_eq!(report.ended_by, EndReason::EndOfTwiml);
 }

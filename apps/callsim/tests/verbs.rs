@@ -194,7 +194,7 @@ async fn unsupported_verbs_and_loops() {
         &[
             (
                 "/webhook/incoming_call",
-                "<Response><Dial>+15005550006</Dial><Pause length=\"2\"/><Redirect>/webhook/incoming_call</Redirect></Response>",
+                "<Response><Echo/><Pause length=\"2\"/><Redirect>/webhook/incoming_call</Redirect></Response>",
             ),
         ],
     )
@@ -205,7 +205,7 @@ async fn unsupported_verbs_and_loops() {
         .unwrap();
     assert_eq!(report.ended_by, EndReason::StepLimit);
     assert_eq!(report.requests.len(), 3);
-    assert!(matches!(&report.events[0], Event::Unsupported { verb } if verb == "Dial"));
+    assert!(matches!(&report.events[0], Event::Unsupported { verb } if verb == "Echo"));
     assert!(matches!(&report.events[1], Event::Pause { seconds: 2 }));
     assert_eq!(report.duration_seconds, 6);
 }
