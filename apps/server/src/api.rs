@@ -1,4 +1,5 @@
-//! The admin JSON API over the call history: `GET /api/calls` and `GET /api/calls/{sid}`.
+//! The admin JSON API over the history: `GET /api/calls`, `GET /api/calls/{sid}` and
+//! `GET /api/sms` (the SMS threads, or one number's thread with `?number=`).
 //!
 //! Both need `Authorization: Bearer {ADMIN_TOKEN}` (401 without it). When `ADMIN_TOKEN` is
 //! not configured they answer 404 with a message saying the admin routes are off.
@@ -9,8 +10,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::app::AppState;
+use crate::store::sms::{SmsMessage, SmsThread};
 use crate::store::{AudioId, CallQuery, CallSummary, Turn, UnixMillis};
-use crate::webhooks::admin_authorized;
+use crate::webhooks::{admin_authorized, valid_address};
 
 /// Default page size of the call list.
 pub(crate) const DEFAULT_LIMIT: i64 = 50;
@@ -50,7 +52,7 @@ fn bad_request(message: &str) -> Response {
 }
 
 fn store_unavailable(error: &crate::Error) -> Response {
-    tracing::error!(error = %crate::error_chain(error), "cannot read the call history");
+    tracing::error!(error = %crate::error_chain(error), "cannot read the history");
     (
         StatusCode::SERVICE_UNAVAILABLE,
         axum::Json(json!({ "error": "store unreachable" })),
@@ -311,6 +313,123 @@ fn turn_json(turn: &Turn) -> Value {
         },
         "error": turn.error,
     })
+}
+
+/// Default page size of the SMS thread list.
+pub(crate) const DEFAULT_SMS_THREADS: i64 = 50;
+/// How many messages of one thread are shown (the newest).
+pub(crate) const SMS_THREAD_MESSAGES: i64 = 200;
+
+/// The SMS list query: `number` (one thread), `limit` and `page`.
+#[derive(Debug, Default)]
+pub(crate) struct SmsRequest {
+    pub(crate) number: Option<String>,
+    pub(crate) limit: i64,
+    pub(crate) page: i64,
+}
+
+/// Parses `number`, `limit` and `page` of `/sms` and `/api/sms`; a message on error.
+pub(crate) fn parse_sms_query(raw: Option<&str>) -> Result<SmsRequest, String> {
+    let mut request = SmsRequest {
+        number: None,
+        limit: DEFAULT_SMS_THREADS,
+        page: 1,
+    };
+    for (key, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        let value = value.trim();
+        if value.is_empty() {
+            continue;
+        }
+        match &*key {
+            "number" => {
+                if !valid_address(value) {
+                    return Err("number must be a phone number like +972501234567".to_owned());
+                }
+                request.number = Some(value.to_owned());
+            }
+            "limit" => {
+                request.limit = value
+                    .parse()
+                    .ok()
+                    .filter(|l| (1..=MAX_LIMIT).contains(l))
+                    .ok_or(format!("limit must be between 1 and {MAX_LIMIT}"))?;
+            }
+            "page" => {
+                request.page = value
+                    .parse()
+                    .ok()
+                    .filter(|p| (1..=1_000_000).contains(p))
+                    .ok_or("page must be a number from 1")?;
+            }
+            _ => {}
+        }
+    }
+    Ok(request)
+}
+
+pub(crate) fn sms_json(message: &SmsMessage) -> Value {
+    json!({
+        "sid": message.sid,
+        "direction": message.direction,
+        "from": message.from,
+        "to": message.to,
+        "number": message.peer(),
+        "body": message.body,
+        "status": message.status,
+        "error_code": message.error_code,
+        "context_id": message.context_id,
+        "reply": message.reply,
+        "reply_error": message.reply_error,
+        "created_at": format_time(message.created_at),
+        "updated_at": format_time(message.updated_at),
+    })
+}
+
+fn thread_json(thread: &SmsThread) -> Value {
+    json!({
+        "number": thread.number,
+        "messages": thread.count,
+        "last": sms_json(&thread.last),
+    })
+}
+
+/// `GET /api/sms`: the threads, newest first (`{threads, next_page}`); with `?number=`, that
+/// number's newest messages, oldest first (`{number, messages}`).
+pub(crate) async fn sms(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if let Some(refused) = refusal(&state, &headers) {
+        return refused;
+    }
+    let request = match parse_sms_query(raw.as_deref()) {
+        Ok(request) => request,
+        Err(message) => return bad_request(&message),
+    };
+    let store = state.store();
+    if let Some(number) = &request.number {
+        return match store.sms_thread(number, SMS_THREAD_MESSAGES).await {
+            Ok(messages) => axum::Json(json!({
+                "number": number,
+                "messages": messages.iter().map(sms_json).collect::<Vec<_>>(),
+            }))
+            .into_response(),
+            Err(error) => store_unavailable(&error),
+        };
+    }
+    let offset = (request.page - 1) * request.limit;
+    match store.sms_threads(None, request.limit, offset).await {
+        Ok(threads) => {
+            let full = i64::try_from(threads.len()).unwrap_or(i64::MAX) == request.limit;
+            axum::Json(json!({
+                "threads": threads.iter().map(thread_json).collect::<Vec<_>>(),
+                "next_page": full.then_some(request.page + 1),
+            }))
+            .into_response()
+        }
+        Err(error) => store_unavailable(&error),
+    }
 }
 
 /// `GET /api/calls`.

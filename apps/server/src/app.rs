@@ -108,8 +108,8 @@ impl AppState {
 const STORE_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The router: `/health`, `/ready`, `/metrics`, `/media/{id}`, the admin `/api/calls` and
-/// `/api/sms` routes,
-/// the admin pages (`/calls`, `/login`) and the signed `/webhook/*` routes.
+/// `/api/sms` routes, the admin pages (`/calls`, `/sms`, `/login`) and the signed `/webhook/*`
+/// routes.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
@@ -118,10 +118,12 @@ pub fn app(state: AppState) -> Router {
         .route("/media/{id}", get(media))
         .route("/webhook/incoming_call_preview", get(webhooks::preview))
         .route("/api/calls", get(api::list).post(outbound::place_call))
-        .route("/api/sms", axum::routing::post(outbound::send_sms))
+        .route("/api/sms", get(api::sms).post(outbound::send_sms))
         .route("/api/calls/{sid}", get(api::show))
         .route("/calls", get(pages::calls))
         .route("/calls/{sid}", get(pages::call))
+        .route("/sms", get(pages::sms_threads))
+        .route("/sms/{number}", get(pages::sms_thread))
         .route("/login", get(pages::login_page).post(pages::login))
         .merge(webhooks::router(&state))
         .with_state(state)

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::AppState;
+use crate::config::CallMode;
 use crate::store::{OutboundCall, OutboundSms, now_millis};
 use crate::webhooks::public_base;
 
@@ -32,6 +33,26 @@ pub(crate) fn valid_context_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// The conversation mode of a webhook's query string (`?mode=record` or `?mode=gather`, put
+/// there by `POST /api/calls`), when present and valid.
+#[allow(
+    dead_code,
+    reason = "for webhooks::conversation's incoming_call, which owns the TwiML of a call"
+)]
+pub(crate) fn query_mode(query: Option<&str>) -> Option<CallMode> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == "mode")
+        .and_then(|(_, v)| parse_mode(&v))
+}
+
+fn parse_mode(mode: &str) -> Option<CallMode> {
+    match mode {
+        "record" => Some(CallMode::Record),
+        "gather" => Some(CallMode::Gather),
+        _ => None,
+    }
 }
 
 /// The `context_id` of a webhook's query string, when present and valid.
@@ -108,9 +129,22 @@ fn twilio_failed(e: &kav_twilio_rest::Error) -> Response {
 }
 
 fn webhook_url(base: &PublicBaseUrl, path: &str, context_id: Option<&str>) -> Option<Url> {
+    webhook_url_with(base, path, context_id, None)
+}
+
+/// `{base}{path}`, with `?context_id=` and `&mode=` when given.
+fn webhook_url_with(
+    base: &PublicBaseUrl,
+    path: &str,
+    context_id: Option<&str>,
+    mode: Option<CallMode>,
+) -> Option<Url> {
     let mut url = Url::parse(&base.join(path)).ok()?;
     if let Some(id) = context_id {
         url.query_pairs_mut().append_pair("context_id", id);
+    }
+    if let Some(mode) = mode {
+        url.query_pairs_mut().append_pair("mode", mode.as_str());
     }
     Some(url)
 }
@@ -161,8 +195,11 @@ struct CallRequest {
 }
 
 /// `POST /api/calls` `{to, context_id?, mode?}`: places a call whose TwiML comes from
-/// `{base}/webhook/incoming_call` and whose progress goes to `{base}/webhook/call_status`
-/// (both with `?context_id=` when given); answers 201 `{sid, status}`.
+/// `{base}/webhook/incoming_call` (with `?context_id=` and `&mode=` when given, so the call
+/// runs in the mode asked for) and whose progress goes to `{base}/webhook/call_status` (with
+/// `?context_id=`); with `KAV_RECORD_CALLS=true` the whole call is recorded (`Record=true`)
+/// and `{base}/webhook/recording_status` is told when the recording is ready. Answers 201
+/// `{sid, status}`; the call is stored with its mode and context id.
 pub(crate) async fn place_call(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = match admin_json::<CallRequest>(&state, request).await {
         Ok(ok) => ok,
@@ -172,25 +209,32 @@ pub(crate) async fn place_call(State(state): State<AppState>, request: Request) 
         Ok(ok) => ok,
         Err(refused) => return refused,
     };
-    if let Some(mode) = body.mode.as_deref()
-        && !matches!(mode, "record" | "gather")
-    {
-        return error(StatusCode::BAD_REQUEST, "`mode` must be record or gather");
+    let mode = match body.mode.as_deref().map(parse_mode) {
+        None => None,
+        Some(Some(mode)) => Some(mode),
+        Some(None) => return error(StatusCode::BAD_REQUEST, "`mode` must be record or gather"),
+    };
+    if mode == Some(CallMode::Record) && state.agent().stt().is_none() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "`mode` record needs a speech-to-text provider (OPENAI_API_KEY or Google)",
+        );
     }
     let (client, from, base) = match twilio(&state, &parts) {
         Ok(ok) => ok,
         Err(refused) => return refused,
     };
-    let (Some(url), Some(status_url)) = (
-        webhook_url(&base, "/webhook/incoming_call", context_id.as_deref()),
+    let (Some(url), Some(status_url), Some(recording_url)) = (
+        webhook_url_with(&base, "/webhook/incoming_call", context_id.as_deref(), mode),
         webhook_url(&base, "/webhook/call_status", context_id.as_deref()),
+        webhook_url(&base, "/webhook/recording_status", context_id.as_deref()),
     ) else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             "the public base URL does not make valid webhook URLs",
         );
     };
-    let params = CreateCall::new(
+    let mut params = CreateCall::new(
         to.clone(),
         from.clone(),
         CallInstructions::Url { url, method: None },
@@ -202,6 +246,9 @@ pub(crate) async fn place_call(State(state): State<AppState>, request: Request) 
         CallEvent::Answered,
         CallEvent::Completed,
     ]);
+    if state.config().record_calls() {
+        params = params.record(true).recording_status_callback(recording_url);
+    }
     let call = match client.create_call(&params).await {
         Ok(call) => call,
         Err(e) => return twilio_failed(&e),
@@ -219,7 +266,7 @@ pub(crate) async fn place_call(State(state): State<AppState>, request: Request) 
         from: from.as_str().to_owned(),
         to: to.as_str().to_owned(),
         context_id,
-        mode: body.mode,
+        mode: mode.map(|m| m.as_str().to_owned()),
     };
     if let Err(e) = state
         .store()
@@ -310,4 +357,37 @@ pub(crate) async fn send_sms(State(state): State<AppState>, request: Request) ->
         axum::Json(json!({ "sid": record.sid, "status": status })),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_and_context_ids_of_a_query() {
+        assert_eq!(
+            query_mode(Some("context_id=order-42&mode=gather")),
+            Some(CallMode::Gather)
+        );
+        assert_eq!(query_mode(Some("mode=record")), Some(CallMode::Record));
+        assert_eq!(query_mode(Some("mode=stream")), None);
+        assert_eq!(query_mode(Some("context_id=x")), None);
+        assert_eq!(query_mode(None), None);
+        assert_eq!(
+            query_context_id(Some("context_id=order-42&mode=gather")).as_deref(),
+            Some("order-42")
+        );
+        let base = PublicBaseUrl::parse("https://kav.example.com/p").unwrap();
+        assert_eq!(
+            webhook_url_with(
+                &base,
+                "/webhook/incoming_call",
+                Some("a:1"),
+                Some(CallMode::Gather)
+            )
+            .unwrap()
+            .as_str(),
+            "https://kav.example.com/p/webhook/incoming_call?context_id=a%3A1&mode=gather"
+        );
+    }
 }

@@ -1,5 +1,6 @@
-//! The admin HTML pages over the call history: `GET /calls`, `GET /calls/{sid}` and the login
-//! form (`GET`/`POST /login`). Server-rendered with maud (everything escaped), no JavaScript.
+//! The admin HTML pages over the history: `GET /calls`, `GET /calls/{sid}`, the SMS threads
+//! (`GET /sms`, `GET /sms/{number}`) and the login form (`GET`/`POST /login`).
+//! Server-rendered with maud (everything escaped), no JavaScript.
 //!
 //! A page needs `Authorization: Bearer {ADMIN_TOKEN}` or the session cookie set by the login
 //! form: `kav_admin={expiry}.{HMAC-SHA256 of the expiry}`, keyed by a key derived from
@@ -17,12 +18,13 @@ use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
 use crate::api::{
-    FIRST_WORDS_CHARS, cursor, first_words, format_time, media_url, parse_list_query,
-    valid_call_sid,
+    FIRST_WORDS_CHARS, SMS_THREAD_MESSAGES, cursor, first_words, format_time, media_url,
+    parse_list_query, parse_sms_query, valid_call_sid,
 };
 use crate::app::AppState;
+use crate::store::sms::SmsMessage;
 use crate::store::{CALL_STATUSES, UnixMillis, now_millis};
-use crate::webhooks::admin_authorized;
+use crate::webhooks::{admin_authorized, valid_address};
 
 /// The session cookie's name.
 const COOKIE: &str = "kav_admin";
@@ -42,6 +44,11 @@ form.filters input,form.filters select,form.filters button{font-size:1rem;paddin
 .turn p{margin:.3rem 0}.who{font-weight:600}.error{color:#a40000}.muted{color:#666}
 audio{width:100%;max-width:24rem;display:block;margin:.2rem 0}
 .paging{margin:.7rem 0;display:flex;gap:1rem}
+nav.top{display:flex;gap:1rem;margin:0 0 .4rem;font-size:.95rem}
+nav.top a[aria-current]{font-weight:600;color:#222;text-decoration:none}
+.msg{background:#fff;border:1px solid #ddd;border-radius:8px;padding:.4rem .7rem;margin:.5rem 0;
+max-width:34rem}.msg.outbound{margin-inline-start:auto;background:#eef5ff;border-color:#c8daf5}
+.msg p{margin:.25rem 0;white-space:pre-wrap;overflow-wrap:anywhere}.meta{font-size:.8rem;color:#666}
 ";
 
 type HmacSha256 = Hmac<Sha256>;
@@ -171,6 +178,31 @@ fn text(value: Option<&str>) -> &str {
     value.unwrap_or("—")
 }
 
+/// Which page the top navigation marks as current.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Section {
+    Calls,
+    Sms,
+}
+
+/// The links between the admin pages.
+fn nav(current: Section) -> Markup {
+    html! {
+        nav.top {
+            a href="/calls" aria-current=[(current == Section::Calls).then_some("page")] { "Calls" }
+            a href="/sms" aria-current=[(current == Section::Sms).then_some("page")] { "SMS" }
+        }
+    }
+}
+
+/// `/sms/{number}`, with the number percent-encoded.
+fn thread_href(number: &str) -> String {
+    format!(
+        "/sms/{}",
+        url::form_urlencoded::byte_serialize(number.as_bytes()).collect::<String>()
+    )
+}
+
 fn login_form(state: &AppState, status: StatusCode, wrong: bool) -> Response {
     let body = html! {
         h1 { "kav · sign in" }
@@ -282,6 +314,7 @@ pub(crate) async fn calls(
     let paged = request.page.is_some_and(|p| p > 1) || request.query.before.is_some();
     let newest = format!("/calls?{}", query_string(&base));
     let body = html! {
+        (nav(Section::Calls))
         h1 { "Calls" }
         form.filters method="get" action="/calls" {
             input type="search" name="number" placeholder="Phone number" value=(filter("number")) dir="auto";
@@ -299,7 +332,8 @@ pub(crate) async fn calls(
             table {
                 thead { tr {
                     th { "Date" } th { "Direction" } th { "From" } th { "To" }
-                    th { "Status" } th { "Duration" } th { "First words" }
+                    th { "Status" } th { "Duration" } th { "Mode" } th { "Context" }
+                    th { "First words" }
                 } }
                 tbody {
                     @for call in &calls {
@@ -312,13 +346,15 @@ pub(crate) async fn calls(
                             td.nowrap dir="auto" {
                                 @if let Some(d) = call.duration_s { (d) " s" } @else { "—" }
                             }
+                            td dir="auto" { (text(call.mode.as_deref())) }
+                            td dir="auto" { (text(call.context_id.as_deref())) }
                             td dir="auto" {
                                 (call.first_transcript.as_deref().map_or_else(String::new, |t| first_words(t, FIRST_WORDS_CHARS)))
                             }
                         }
                     }
                     @if calls.is_empty() {
-                        tr { td.muted colspan="7" { "No calls." } }
+                        tr { td.muted colspan="9" { "No calls." } }
                     }
                 }
             }
@@ -363,6 +399,7 @@ pub(crate) async fn call(
     };
     let ms = |v: Option<i64>| v.map_or_else(|| "—".to_owned(), |v| format!("{v} ms"));
     let body = html! {
+        (nav(Section::Calls))
         p { a href="/calls" { "← All calls" } }
         h1 dir="auto" { "Call " (call.sid) }
         div.scroll { table {
@@ -413,4 +450,158 @@ pub(crate) async fn call(
         }
     };
     page(&state, StatusCode::OK, &format!("Call {sid}"), &body)
+}
+
+fn direction_label(message: &SmsMessage) -> &'static str {
+    if message.is_inbound() {
+        "Received"
+    } else {
+        "Sent"
+    }
+}
+
+/// `GET /sms`: every number with its newest message, newest first.
+pub(crate) async fn sms_threads(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if let Some(refused) = page_refusal(&state, &headers) {
+        return refused;
+    }
+    let request = match parse_sms_query(raw.as_deref()) {
+        Ok(request) => request,
+        Err(message) => return message_page(&state, StatusCode::BAD_REQUEST, &message),
+    };
+    let offset = (request.page - 1) * request.limit;
+    let threads = match state
+        .store()
+        .sms_threads(request.number.as_deref(), request.limit, offset)
+        .await
+    {
+        Ok(threads) => threads,
+        Err(error) => {
+            tracing::error!(error = %crate::error_chain(&error), "cannot read the sms history");
+            return message_page(&state, StatusCode::SERVICE_UNAVAILABLE, "store unreachable");
+        }
+    };
+    let full = i64::try_from(threads.len()).unwrap_or(i64::MAX) == request.limit;
+    let mut base: Vec<(&str, String)> = Vec::new();
+    if let Some(number) = &request.number {
+        base.push(("number", number.clone()));
+    }
+    if request.limit != crate::api::DEFAULT_SMS_THREADS {
+        base.push(("limit", request.limit.to_string()));
+    }
+    let older = full.then(|| {
+        let mut pairs = base.clone();
+        pairs.push(("page", (request.page + 1).to_string()));
+        format!("/sms?{}", query_string(&pairs))
+    });
+    let body = html! {
+        (nav(Section::Sms))
+        h1 { "SMS" }
+        form.filters method="get" action="/sms" {
+            input type="search" name="number" placeholder="Phone number"
+                value=(request.number.as_deref().unwrap_or_default()) dir="auto";
+            button type="submit" { "Find" }
+        }
+        div.scroll {
+            table {
+                thead { tr {
+                    th { "Number" } th { "Last message" } th { "Date" } th { "Direction" }
+                    th { "Status" } th { "Messages" }
+                } }
+                tbody {
+                    @for thread in &threads {
+                        @let last = &thread.last;
+                        tr {
+                            td.nowrap dir="auto" {
+                                @if valid_address(&thread.number) {
+                                    a href=(thread_href(&thread.number)) { (thread.number) }
+                                } @else { (thread.number) }
+                            }
+                            td dir="auto" {
+                                (last.body.as_deref().map_or_else(String::new, |t| first_words(t, FIRST_WORDS_CHARS)))
+                            }
+                            td.nowrap { (display_time(last.created_at)) }
+                            td { (direction_label(last)) }
+                            td dir="auto" { (text(last.status.as_deref())) }
+                            td { (thread.count) }
+                        }
+                    }
+                    @if threads.is_empty() {
+                        tr { td.muted colspan="6" { "No messages." } }
+                    }
+                }
+            }
+        }
+        div.paging {
+            @if request.page > 1 {
+                a href={ "/sms?" (query_string(&base)) } { "Newest" }
+            }
+            @if let Some(older) = &older { a href=(older) rel="next" { "Older →" } }
+        }
+    };
+    page(&state, StatusCode::OK, "SMS", &body)
+}
+
+/// `GET /sms/{number}`: the messages exchanged with one number, oldest first, with the
+/// agent's replies.
+pub(crate) async fn sms_thread(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> Response {
+    if let Some(refused) = page_refusal(&state, &headers) {
+        return refused;
+    }
+    if !valid_address(&number) {
+        return message_page(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "Not a phone number (like +972501234567)",
+        );
+    }
+    let messages = match state.store().sms_thread(&number, SMS_THREAD_MESSAGES).await {
+        Ok(messages) => messages,
+        Err(error) => {
+            tracing::error!(error = %crate::error_chain(&error), "cannot read the sms history");
+            return message_page(&state, StatusCode::SERVICE_UNAVAILABLE, "store unreachable");
+        }
+    };
+    if messages.is_empty() {
+        return message_page(
+            &state,
+            StatusCode::NOT_FOUND,
+            "No messages with this number",
+        );
+    }
+    let body = html! {
+        (nav(Section::Sms))
+        p { a href="/sms" { "← All SMS" } }
+        h1 { "SMS with " bdi { (number) } }
+        p { a href={ "/calls?" (query_string(&[("number", number.clone())])) } { "Calls with this number" } }
+        @for message in &messages {
+            section.msg.inbound[message.is_inbound()].outbound[!message.is_inbound()] {
+                p.meta {
+                    (direction_label(message)) " · " (display_time(message.created_at))
+                    @if let Some(status) = &message.status { " · " bdi { (status) } }
+                    @if let Some(code) = &message.error_code { " · " span.error { "error " (code) } }
+                    @if let Some(context) = &message.context_id { " · context " bdi { (context) } }
+                }
+                p dir="auto" { (text(message.body.as_deref())) }
+            }
+            @if let Some(reply) = &message.reply {
+                section.msg.outbound {
+                    p.meta { "Agent reply (TwiML) · " (display_time(message.updated_at)) }
+                    p dir="auto" { (reply) }
+                }
+            }
+            @if let Some(why) = &message.reply_error {
+                p.meta dir="auto" { "No reply: " (why) }
+            }
+        }
+    };
+    page(&state, StatusCode::OK, &format!("SMS {number}"), &body)
 }

@@ -1,9 +1,10 @@
 //! `POST /api/calls` and `POST /api/sms` against a local fake Twilio (axum on 127.0.0.1:0)
-//! that checks the path, Basic auth and form fields, then the webhooks carrying `context_id`.
+//! that checks the path, Basic auth and every form field against Twilio's OpenAPI document
+//! (`specs/twilio_api_v2010.json`), then the webhooks carrying `context_id`.
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -30,6 +31,75 @@ const SMS_SID: &str = "SMfeedfacefeedfacefeedfacefeedface";
 /// What the fake Twilio saw: (path, form pairs).
 type Seen = Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>;
 
+fn spec() -> &'static Value {
+    static SPEC: OnceLock<Value> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../specs/twilio_api_v2010.json"
+        );
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    })
+}
+
+/// What is wrong with `form` as the body of `POST {template}` according to Twilio's OpenAPI
+/// document: unknown parameters, missing required ones, values of the wrong type (booleans,
+/// absolute `http(s)` URLs, enums, the values a description lists), repeated scalars.
+fn spec_violations(template: &str, form: &[(String, String)]) -> Vec<String> {
+    let schema = &spec()["paths"][template]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
+        ["schema"];
+    let properties = schema["properties"]
+        .as_object()
+        .expect("operation in the spec");
+    let mut wrong = Vec::new();
+    for required in schema["required"].as_array().into_iter().flatten() {
+        let name = required.as_str().unwrap();
+        if !form.iter().any(|(k, _)| k == name) {
+            wrong.push(format!("{name} is required"));
+        }
+    }
+    for (key, value) in form {
+        let Some(property) = properties.get(key) else {
+            wrong.push(format!("{key} is not a parameter of {template}"));
+            continue;
+        };
+        let is_array = property["type"] == "array";
+        if !is_array && form.iter().filter(|(k, _)| k == key).count() > 1 {
+            wrong.push(format!("{key} is repeated"));
+        }
+        let item = if is_array {
+            &property["items"]
+        } else {
+            property
+        };
+        if item["type"] == "boolean" && value != "true" && value != "false" {
+            wrong.push(format!("{key}={value} is not a boolean"));
+        }
+        let is_url = item["format"] == "uri" || key.ends_with("Callback") || key == "Url";
+        if is_url
+            && !url::Url::parse(value)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        {
+            wrong.push(format!("{key}={value} is not an absolute URL"));
+        }
+        if let Some(allowed) = item["enum"].as_array()
+            && !allowed.iter().any(|a| a == value.as_str())
+        {
+            wrong.push(format!("{key}={value} is not one of {allowed:?}"));
+        }
+        if key == "StatusCallbackEvent"
+            && !["initiated", "ringing", "answered", "completed"].contains(&value.as_str())
+        {
+            wrong.push(format!("{key}={value} is not a call progress event"));
+        }
+        let description = property["description"].as_str().unwrap_or_default();
+        if item["format"] == "endpoint" && value.is_empty() {
+            wrong.push(format!("{key} is empty ({description})"));
+        }
+    }
+    wrong
+}
+
 #[derive(Clone)]
 struct Fake {
     seen: Seen,
@@ -51,6 +121,19 @@ async fn fake_twilio(
         return (StatusCode::UNAUTHORIZED, "bad auth").into_response();
     }
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let template = uri.path().replace(ACCOUNT, "{AccountSid}");
+    let violations = spec_violations(&template, &form);
+    if !violations.is_empty() {
+        // Twilio's error document, so the server's 502 shows what the spec refused.
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({
+                "code": 21200, "status": 400, "message": violations.join("; "),
+                "more_info": "https://www.twilio.com/docs/errors/21200"
+            })),
+        )
+            .into_response();
+    }
     fake.seen
         .lock()
         .unwrap()
@@ -193,10 +276,12 @@ async fn places_a_call_through_twilio_and_stores_it() {
     assert_eq!(path, &format!("/2010-04-01/Accounts/{ACCOUNT}/Calls.json"));
     assert_eq!(all(form, "To"), ["+972501234567"]);
     assert_eq!(all(form, "From"), [OURS]);
+    // The call's mode travels in the TwiML URL (covered by the signature).
     assert_eq!(
         all(form, "Url"),
-        [format!("{BASE}/webhook/incoming_call?context_id=order-42").as_str()]
+        [format!("{BASE}/webhook/incoming_call?context_id=order-42&mode=gather").as_str()]
     );
+    assert!(all(form, "Record").is_empty(), "not recorded by default");
     assert_eq!(
         all(form, "StatusCallback"),
         [format!("{BASE}/webhook/call_status?context_id=order-42").as_str()]
@@ -392,4 +477,107 @@ async fn sends_an_sms_through_twilio_and_stores_its_delivery_status() {
         let (status, _) = post_json(&state, "/api/sms", bad, Some(ADMIN)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }
+}
+
+#[test]
+fn the_spec_check_catches_bad_forms() {
+    let template = "/2010-04-01/Accounts/{AccountSid}/Calls.json";
+    let form = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    let good = form(&[
+        ("To", "+972501234567"),
+        ("From", OURS),
+        (
+            "Url",
+            "https://kav.example.com/webhook/incoming_call?mode=gather",
+        ),
+        ("Record", "true"),
+        ("StatusCallbackEvent", "ringing"),
+        ("StatusCallbackEvent", "completed"),
+    ]);
+    assert_eq!(spec_violations(template, &good), Vec::<String>::new());
+    for bad in [
+        form(&[("From", OURS), ("Url", "https://kav.example.com/x")]),
+        form(&[("To", "+1"), ("From", OURS), ("Mode", "gather")]),
+        form(&[("To", "+1"), ("From", OURS), ("Record", "yes")]),
+        form(&[("To", "+1"), ("From", OURS), ("Url", "kav.example.com/x")]),
+        form(&[
+            ("To", "+1"),
+            ("From", OURS),
+            ("RecordingStatusCallback", "/x"),
+        ]),
+        form(&[
+            ("To", "+1"),
+            ("From", OURS),
+            ("StatusCallbackEvent", "done"),
+        ]),
+        form(&[("To", "+1"), ("To", "+2"), ("From", OURS)]),
+    ] {
+        assert!(!spec_violations(template, &bad).is_empty(), "{bad:?}");
+    }
+}
+
+#[tokio::test]
+async fn recorded_calls_and_the_default_mode() {
+    let (twilio, seen) = start_fake(false).await;
+    let (state, _dir) = state_with(&[
+        ("ADMIN_TOKEN", ADMIN),
+        ("PUBLIC_BASE_URL", BASE),
+        ("TWILIO_ACCOUNT_SID", ACCOUNT),
+        ("TWILIO_AUTH_TOKEN", TOKEN),
+        ("TWILIO_PHONE_NUMBER", OURS),
+        ("TWILIO_API_BASE_URL", &twilio),
+        ("KAV_RECORD_CALLS", "true"),
+    ])
+    .await;
+    // Without a speech-to-text provider a call cannot run in record mode.
+    let (status, body) = post_json(
+        &state,
+        "/api/calls",
+        json!({ "to": "+972501234567", "mode": "record" }),
+        Some(ADMIN),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("speech-to-text"));
+    assert!(seen.lock().unwrap().is_empty());
+
+    let (status, body) = post_json(
+        &state,
+        "/api/calls",
+        json!({ "to": "+972501234567", "context_id": "c-9" }),
+        Some(ADMIN),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let seen = seen.lock().unwrap().clone();
+    let (_, form) = &seen[0];
+    assert_eq!(
+        all(form, "Url"),
+        [format!("{BASE}/webhook/incoming_call?context_id=c-9").as_str()],
+        "no mode asked for: the server's CALL_MODE applies"
+    );
+    assert_eq!(all(form, "Record"), ["true"]);
+    assert_eq!(
+        all(form, "RecordingStatusCallback"),
+        [format!("{BASE}/webhook/recording_status?context_id=c-9").as_str()]
+    );
+    let call = state.store().call(CALL_SID).await.unwrap().unwrap();
+    assert_eq!(call.mode, None);
+    assert_eq!(call.context_id.as_deref(), Some("c-9"));
+
+    // The list and the call's JSON show the context id.
+    let request = Request::get("/api/calls")
+        .header(header::AUTHORIZATION, format!("Bearer {ADMIN}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = app(state.clone()).oneshot(request).await.unwrap();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let list: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(list["calls"][0]["context_id"], "c-9");
+    assert_eq!(list["calls"][0]["direction"], "outbound-api");
 }

@@ -56,6 +56,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "call transcripts",
         include_str!("../../migrations/0003_call_transcripts.sql"),
     ),
+    (
+        4,
+        "sms threads",
+        include_str!("../../migrations/0004_sms_threads.sql"),
+    ),
 ];
 
 #[derive(Debug)]

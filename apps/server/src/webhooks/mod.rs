@@ -12,9 +12,11 @@
 mod call_status;
 mod conversation;
 mod recording_status;
+mod sms;
 mod sms_status;
 
 pub(crate) use conversation::{admin_authorized, preview, public_base};
+pub(crate) use sms::valid_address;
 
 use std::time::Instant;
 
@@ -38,6 +40,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
             "/webhook/call_status",
             guarded(state, post(call_status::handle)),
         )
+        .route("/webhook/sms", guarded(state, post(sms::handle)))
         .route(
             "/webhook/sms_status",
             guarded(state, post(sms_status::handle)),

@@ -1,4 +1,5 @@
-//! `POST /webhook/sms_status`: store a message's delivery status, answer 200 whatever happens.
+//! `POST /webhook/sms_status`: store a message's delivery status (with `From`, `To` and
+//! `ErrorCode` when sent), answer 200 whatever happens.
 
 use std::time::Duration;
 
@@ -8,13 +9,15 @@ use axum::http::StatusCode;
 
 use crate::app::AppState;
 use crate::store::now_millis;
+use crate::store::sms::SmsDelivery;
 
 /// How long the store may take before the status is given up.
 const STORE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// `MessageSid` (`SM`/`MM` + 32 alphanumerics) and `MessageStatus` (lower-case letters and
-/// `-`, at most 32), validated.
-pub(crate) fn parse(params: &[(String, String)]) -> Result<(String, String), &'static str> {
+/// `MessageSid` (`SM`/`MM` + 32 alphanumerics) and `MessageStatus` (lower-case letters, `-`
+/// and `_`, at most 32), validated; `From` and `To` kept when plausible, `ErrorCode` when it
+/// is a number.
+pub(crate) fn parse(params: &[(String, String)]) -> Result<SmsDelivery, &'static str> {
     let get = |name: &str| {
         params
             .iter()
@@ -25,25 +28,35 @@ pub(crate) fn parse(params: &[(String, String)]) -> Result<(String, String), &'s
     let sid = get("MessageSid")
         .or_else(|| get("SmsSid"))
         .ok_or("no MessageSid")?;
-    if sid.len() != 34
-        || !(sid.starts_with("SM") || sid.starts_with("MM"))
-        || !sid[2..].bytes().all(|b| b.is_ascii_alphanumeric())
-    {
+    if !super::sms::valid_message_sid(&sid) {
         return Err("MessageSid is not SM/MM followed by 32 characters");
     }
     let status = get("MessageStatus")
         .or_else(|| get("SmsStatus"))
         .ok_or("no MessageStatus")?;
-    if status.len() > 32 || !status.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') {
+    if status.len() > 32
+        || !status
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'_')
+    {
         return Err("MessageStatus is not a status word");
     }
-    Ok((sid, status))
+    let address = |name: &str| get(name).filter(|v| super::sms::valid_address(v));
+    let error_code = get("ErrorCode")
+        .filter(|v| v.len() <= 10 && v.bytes().all(|b| b.is_ascii_digit()) && v != "0");
+    Ok(SmsDelivery {
+        sid,
+        status,
+        from: address("From"),
+        to: address("To"),
+        error_code,
+    })
 }
 
 pub(crate) async fn handle(State(state): State<AppState>, body: Bytes) -> StatusCode {
     let params: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
-    let (sid, status) = match parse(&params) {
-        Ok(ok) => ok,
+    let delivery = match parse(&params) {
+        Ok(delivery) => delivery,
         Err(reason) => {
             tracing::warn!(%reason, "sms status ignored");
             return StatusCode::OK;
@@ -51,11 +64,19 @@ pub(crate) async fn handle(State(state): State<AppState>, body: Bytes) -> Status
     };
     let stored = tokio::time::timeout(
         STORE_TIMEOUT,
-        state.store().record_sms_status(&sid, &status, now_millis()),
+        state.store().record_sms_delivery(&delivery, now_millis()),
     )
     .await;
+    let SmsDelivery {
+        sid,
+        status,
+        error_code,
+        ..
+    } = &delivery;
     match stored {
-        Ok(Ok(())) => tracing::info!(message_sid = %sid, %status, "sms status stored"),
+        Ok(Ok(())) => {
+            tracing::info!(message_sid = %sid, %status, ?error_code, "sms status stored");
+        }
         Ok(Err(error)) => tracing::error!(
             message_sid = %sid,
             error = %crate::error_chain(&error),
@@ -89,8 +110,25 @@ mod tests {
                 ("MessageStatus", "delivered")
             ]))
             .unwrap(),
-            (sid.to_owned(), "delivered".to_owned())
+            SmsDelivery {
+                sid: sid.to_owned(),
+                status: "delivered".to_owned(),
+                from: None,
+                to: None,
+                error_code: None,
+            }
         );
+        let failed = parse(&params(&[
+            ("MessageSid", sid),
+            ("MessageStatus", "undelivered"),
+            ("ErrorCode", "30003"),
+            ("From", "+97231234567"),
+            ("To", "<script>"),
+        ]))
+        .unwrap();
+        assert_eq!(failed.error_code.as_deref(), Some("30003"));
+        assert_eq!(failed.from.as_deref(), Some("+97231234567"));
+        assert_eq!(failed.to, None);
         for bad in [
             params(&[("MessageStatus", "delivered")]),
             params(&[("MessageSid", "SM1"), ("MessageStatus", "sent")]),
