@@ -167,17 +167,17 @@ static ULAW_ENCODE: [u8; 1 << 14] = build_ulaw_encode();
 /// A-law code for each 13-bit sample (`(sample as u16 >> 3)` indexes it).
 static ALAW_ENCODE: [u8; 1 << 13] = build_alaw_encode();
 /// Linear value of each μ-law code.
-static ULAW_DECODE: [i16; 256] = build_ulaw_decode();
+pub(crate) static ULAW_DECODE: [i16; 256] = build_ulaw_decode();
 /// Linear values of each pair of μ-law codes (256 KiB): decoding two samples per lookup is
 /// twice as fast as one, and the pairs a voice signal uses stay in cache.
 static ULAW_DECODE_PAIRS: [u32; 1 << 16] = build_decode_pairs(&build_ulaw_decode());
 /// Linear value of each A-law code.
-static ALAW_DECODE: [i16; 256] = build_alaw_decode();
+pub(crate) static ALAW_DECODE: [i16; 256] = build_alaw_decode();
 /// Linear values of each pair of A-law codes (256 KiB), as for μ-law.
 static ALAW_DECODE_PAIRS: [u32; 1 << 16] = build_decode_pairs(&build_alaw_decode());
 
 #[cfg(target_arch = "x86_64")]
-mod x86;
+use crate::x86;
 
 /// The implementation of the slice functions: the portable one, or one for an instruction set
 /// extension the CPU was found to support at run time.
@@ -347,7 +347,7 @@ pub fn ulaw_encode_into(pcm: &[i16], out: &mut [u8]) -> usize {
 /// The portable μ-law slice encoder: a plain loop over the samples, which LLVM vectorizes 8 or
 /// 16 samples at a time. (Blocks of fixed-size arrays invite it to vectorize across blocks
 /// instead, with gathers: 4× slower.)
-fn ulaw_encode_portable(pcm: &[i16], out: &mut [u8]) {
+pub(crate) fn ulaw_encode_portable(pcm: &[i16], out: &mut [u8]) {
     for (o, &s) in out.iter_mut().zip(pcm) {
         *o = ulaw_encode_arith(s);
     }
@@ -364,12 +364,12 @@ pub fn ulaw_decode_into(codes: &[u8], out: &mut [i16]) -> usize {
 }
 
 /// The portable μ-law slice decoder (pair table).
-fn ulaw_decode_portable(codes: &[u8], out: &mut [i16]) {
+pub(crate) fn ulaw_decode_portable(codes: &[u8], out: &mut [i16]) {
     decode_with_pairs(codes, out, &ULAW_DECODE_PAIRS, &ULAW_DECODE);
 }
 
 /// The portable A-law slice decoder (pair table).
-fn alaw_decode_portable(codes: &[u8], out: &mut [i16]) {
+pub(crate) fn alaw_decode_portable(codes: &[u8], out: &mut [i16]) {
     decode_with_pairs(codes, out, &ALAW_DECODE_PAIRS, &ALAW_DECODE);
 }
 
@@ -401,7 +401,7 @@ pub fn alaw_encode_into(pcm: &[i16], out: &mut [u8]) -> usize {
 }
 
 /// The portable A-law slice encoder, as [`ulaw_encode_portable`].
-fn alaw_encode_portable(pcm: &[i16], out: &mut [u8]) {
+pub(crate) fn alaw_encode_portable(pcm: &[i16], out: &mut [u8]) {
     for (o, &s) in out.iter_mut().zip(pcm) {
         *o = alaw_encode_arith(s);
     }

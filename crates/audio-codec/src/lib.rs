@@ -9,6 +9,8 @@ pub mod pcm;
 pub mod resample;
 pub mod vad;
 pub mod wav;
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 pub use error::Error;
 pub use framer::Framer;

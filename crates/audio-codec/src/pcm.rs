@@ -43,10 +43,26 @@ pub fn i16_to_pcm16le_into(samples: &[i16], out: &mut [u8]) -> usize {
 #[inline]
 pub fn i16_to_f32_into(samples: &[i16], out: &mut [f32]) -> usize {
     let n = samples.len().min(out.len());
-    for (o, &s) in out[..n].iter_mut().zip(&samples[..n]) {
+    let (samples, out) = (&samples[..n], &mut out[..n]);
+    #[cfg(target_arch = "x86_64")]
+    if let Some(avx512) = crate::x86::Avx512::detect() {
+        avx512.i16_to_f32(samples, out);
+        return n;
+    } else if let Some(avx2) = crate::x86::Avx2::detect() {
+        avx2.i16_to_f32(samples, out);
+        return n;
+    }
+    i16_to_f32_portable(samples, out);
+    n
+}
+
+/// The loop of [`i16_to_f32_into`]; on x86-64 it is also compiled for AVX2 and AVX-512 (in
+/// `x86.rs`), which the CPU picks at run time.
+#[inline(always)]
+pub(crate) fn i16_to_f32_portable(samples: &[i16], out: &mut [f32]) {
+    for (o, &s) in out.iter_mut().zip(samples) {
         *o = f32::from(s) / SCALE;
     }
-    n
 }
 
 /// Converts one `f32` sample to `i16`: scales by 32768, rounds to nearest, saturates; NaN → 0.
@@ -120,6 +136,43 @@ mod tests {
         let mut b = [0u8; 3];
         assert_eq!(i16_to_pcm16le_into(&[-2, 5], &mut b), 1);
         assert_eq!(b, [0xFE, 0xFF, 0]);
+    }
+
+    #[test]
+    fn every_i16_to_f32_kernel_matches_the_portable_one() {
+        let all: Vec<i16> = (i16::MIN..=i16::MAX).collect();
+        let mut want = vec![0f32; all.len()];
+        i16_to_f32_portable(&all, &mut want);
+        assert!(
+            want.iter()
+                .zip(&all)
+                .all(|(&f, &s)| f * SCALE == f32::from(s))
+        );
+        type Kernel = Box<dyn Fn(&[i16], &mut [f32])>;
+        let mut kernels: Vec<(&str, Kernel)> = vec![("portable", Box::new(i16_to_f32_portable))];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if let Some(k) = crate::x86::Avx2::detect() {
+                kernels.push(("avx2", Box::new(move |s, o| k.i16_to_f32(s, o))));
+            }
+            if let Some(k) = crate::x86::Avx512::detect() {
+                kernels.push(("avx512", Box::new(move |s, o| k.i16_to_f32(s, o))));
+            }
+        }
+        for (name, k) in &kernels {
+            let mut out = vec![0f32; all.len()];
+            k(&all, &mut out);
+            assert_eq!(out, want, "{name}");
+            for offset in [0, 1, 3] {
+                for len in 0..=100 {
+                    let mut out = vec![9.0f32; len + 8];
+                    k(&all[offset..offset + len], &mut out[..len]);
+                    assert_eq!(out[..len], want[offset..offset + len], "{name} {len}");
+                    assert!(out[len..].iter().all(|&v| v == 9.0), "{name} {len}");
+                }
+            }
+        }
+        assert_eq!(i16_to_f32_into(&all, &mut vec![0f32; 10]), 10);
     }
 
     #[test]

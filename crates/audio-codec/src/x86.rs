@@ -1,20 +1,24 @@
-//! AVX2 kernels for the G.711 slice functions (x86-64 only), chosen at run time.
+//! AVX2 and AVX-512 kernels for the G.711 and PCM slice functions (x86-64 only), chosen at run
+//! time by `g711.rs` and `pcm.rs`.
 //!
-//! The only `unsafe` of the crate lives here: calling `#[target_feature(enable = "avx2")]`
-//! functions (sound only once the CPU is known to have AVX2, which the [`Avx2`] token proves) and
-//! unaligned vector loads and stores (sound when the bytes are in bounds, which the array
-//! references they read and write prove). Everything else is the arithmetic of the portable
-//! kernels in `g711.rs`, done 16 or 32 lanes at a time; the tests there compare both over every
-//! input value and many lengths and offsets.
+//! The only `unsafe` of the crate lives here: calling `#[target_feature]` functions (sound only
+//! once the CPU is known to have the features, which the [`Avx2`] and [`Avx512`] tokens prove:
+//! only their `detect` functions make them) and unaligned vector loads and stores (sound when
+//! the bytes are in bounds, which the array references they read and write prove). The G.711
+//! kernels do the arithmetic of the portable kernels in `g711.rs` 16 to 64 lanes at a time (or
+//! look the reference table up in registers); the tests there compare every kernel with the
+//! reference over every input value and many lengths and offsets.
 #![allow(unsafe_code)]
 
 // The intrinsics are a large, flat namespace whose names say what they are.
 use std::arch::x86_64::*;
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use crate::g711;
+
 /// Proof that the CPU running this process supports AVX2: only [`Avx2::detect`] makes one.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Avx2 {
+pub(crate) struct Avx2 {
     _proof: (),
 }
 
@@ -24,7 +28,7 @@ static AVX2: AtomicU8 = AtomicU8::new(0);
 /// Proof that the CPU running this process supports AVX-512 F, BW, VBMI and VBMI2 (and AVX2): only
 /// [`Avx512::detect`] makes one.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Avx512 {
+pub(crate) struct Avx512 {
     _proof: (),
 }
 
@@ -48,7 +52,7 @@ impl Avx512 {
     /// Returns the token when the CPU supports AVX-512 F, BW, VBMI, VBMI2 and AVX2 (detected once,
     /// then cached).
     #[inline]
-    pub(super) fn detect() -> Option<Self> {
+    pub(crate) fn detect() -> Option<Self> {
         let yes = cached(&AVX512, || {
             std::is_x86_feature_detected!("avx512f")
                 && std::is_x86_feature_detected!("avx512bw")
@@ -59,30 +63,37 @@ impl Avx512 {
         yes.then_some(Self { _proof: () })
     }
 
+    /// `pcm::i16_to_f32_into` for slices of the same length.
+    #[inline]
+    pub(crate) fn i16_to_f32(self, samples: &[i16], out: &mut [f32]) {
+        // SAFETY: `self` exists only if the CPU supports these features (see `detect`).
+        unsafe { i16_to_f32_avx512(samples, out) }
+    }
+
     /// μ-law encodes `min(pcm.len(), out.len())` samples.
     #[inline]
-    pub(super) fn ulaw_encode(self, pcm: &[i16], out: &mut [u8]) {
+    pub(crate) fn ulaw_encode(self, pcm: &[i16], out: &mut [u8]) {
         // SAFETY: `self` exists only if the CPU supports these features (see `detect`).
         unsafe { encode512::<true>(pcm, out) }
     }
 
     /// A-law encodes `min(pcm.len(), out.len())` samples.
     #[inline]
-    pub(super) fn alaw_encode(self, pcm: &[i16], out: &mut [u8]) {
+    pub(crate) fn alaw_encode(self, pcm: &[i16], out: &mut [u8]) {
         // SAFETY: `self` exists only if the CPU supports these features (see `detect`).
         unsafe { encode512::<false>(pcm, out) }
     }
 
     /// μ-law decodes `min(codes.len(), out.len())` codes.
     #[inline]
-    pub(super) fn ulaw_decode(self, codes: &[u8], out: &mut [i16]) {
+    pub(crate) fn ulaw_decode(self, codes: &[u8], out: &mut [i16]) {
         // SAFETY: `self` exists only if the CPU supports these features (see `detect`).
         unsafe { decode512::<true>(codes, out) }
     }
 
     /// A-law decodes `min(codes.len(), out.len())` codes.
     #[inline]
-    pub(super) fn alaw_decode(self, codes: &[u8], out: &mut [i16]) {
+    pub(crate) fn alaw_decode(self, codes: &[u8], out: &mut [i16]) {
         // SAFETY: `self` exists only if the CPU supports these features (see `detect`).
         unsafe { decode512::<false>(codes, out) }
     }
@@ -91,38 +102,58 @@ impl Avx512 {
 impl Avx2 {
     /// Returns the token when the CPU supports AVX2 (detected once, then cached).
     #[inline]
-    pub(super) fn detect() -> Option<Self> {
+    pub(crate) fn detect() -> Option<Self> {
         let yes = cached(&AVX2, || std::is_x86_feature_detected!("avx2"));
         yes.then_some(Self { _proof: () })
     }
 
+    /// `pcm::i16_to_f32_into` for slices of the same length.
+    #[inline]
+    pub(crate) fn i16_to_f32(self, samples: &[i16], out: &mut [f32]) {
+        // SAFETY: `self` exists only if the CPU supports AVX2 (see `detect`).
+        unsafe { i16_to_f32_avx2(samples, out) }
+    }
+
     /// μ-law encodes `min(pcm.len(), out.len())` samples.
     #[inline]
-    pub(super) fn ulaw_encode(self, pcm: &[i16], out: &mut [u8]) {
+    pub(crate) fn ulaw_encode(self, pcm: &[i16], out: &mut [u8]) {
         // SAFETY: `self` exists only if the CPU supports AVX2 (see `detect`).
         unsafe { encode::<true>(pcm, out) }
     }
 
     /// A-law encodes `min(pcm.len(), out.len())` samples.
     #[inline]
-    pub(super) fn alaw_encode(self, pcm: &[i16], out: &mut [u8]) {
+    pub(crate) fn alaw_encode(self, pcm: &[i16], out: &mut [u8]) {
         // SAFETY: `self` exists only if the CPU supports AVX2 (see `detect`).
         unsafe { encode::<false>(pcm, out) }
     }
 
     /// μ-law decodes `min(codes.len(), out.len())` codes.
     #[inline]
-    pub(super) fn ulaw_decode(self, codes: &[u8], out: &mut [i16]) {
+    pub(crate) fn ulaw_decode(self, codes: &[u8], out: &mut [i16]) {
         // SAFETY: `self` exists only if the CPU supports AVX2 (see `detect`).
         unsafe { decode::<true>(codes, out) }
     }
 
     /// A-law decodes `min(codes.len(), out.len())` codes.
     #[inline]
-    pub(super) fn alaw_decode(self, codes: &[u8], out: &mut [i16]) {
+    pub(crate) fn alaw_decode(self, codes: &[u8], out: &mut [i16]) {
         // SAFETY: `self` exists only if the CPU supports AVX2 (see `detect`).
         unsafe { decode::<false>(codes, out) }
     }
+}
+
+/// The portable loop of `pcm::i16_to_f32_into`, which LLVM vectorizes 8 samples at a time
+/// with AVX2 (4 with the baseline SSE2).
+#[target_feature(enable = "avx2")]
+fn i16_to_f32_avx2(samples: &[i16], out: &mut [f32]) {
+    crate::pcm::i16_to_f32_portable(samples, out);
+}
+
+/// The same loop vectorized with AVX-512, 16 samples at a time.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2,avx2")]
+fn i16_to_f32_avx512(samples: &[i16], out: &mut [f32]) {
+    crate::pcm::i16_to_f32_portable(samples, out);
 }
 
 /// Encodes 32 samples per step; a length that is not a multiple of 32 (but at least 32) ends
@@ -149,8 +180,8 @@ fn encode<const ULAW: bool>(pcm: &[i16], out: &mut [u8]) {
     }
     match (pcm.last_chunk::<32>(), out.last_chunk_mut::<32>()) {
         (Some(x), Some(o)) => step(x, o),
-        _ if ULAW => super::ulaw_encode_portable(pcm, out),
-        _ => super::alaw_encode_portable(pcm, out),
+        _ if ULAW => g711::ulaw_encode_portable(pcm, out),
+        _ => g711::alaw_encode_portable(pcm, out),
     }
 }
 
@@ -176,8 +207,8 @@ fn decode<const ULAW: bool>(codes: &[u8], out: &mut [i16]) {
     }
     match (codes.last_chunk::<16>(), out.last_chunk_mut::<16>()) {
         (Some(c), Some(o)) => step(c, o),
-        _ if ULAW => super::ulaw_decode_portable(codes, out),
-        _ => super::alaw_decode_portable(codes, out),
+        _ if ULAW => g711::ulaw_decode_portable(codes, out),
+        _ => g711::alaw_decode_portable(codes, out),
     }
 }
 
@@ -557,8 +588,8 @@ const fn byte_planes(table: &[i16; 256]) -> [[u8; 256]; 2] {
 }
 
 /// The byte planes of the μ-law and A-law decoding tables (`g711.rs`), for `vpermi2b`.
-static ULAW_PLANES: [[u8; 256]; 2] = byte_planes(&super::ULAW_DECODE);
-static ALAW_PLANES: [[u8; 256]; 2] = byte_planes(&super::ALAW_DECODE);
+static ULAW_PLANES: [[u8; 256]; 2] = byte_planes(&g711::ULAW_DECODE);
+static ALAW_PLANES: [[u8; 256]; 2] = byte_planes(&g711::ALAW_DECODE);
 
 /// Loads byte planes into registers.
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2,avx2")]
