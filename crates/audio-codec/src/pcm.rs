@@ -172,7 +172,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(i16_to_f32_into(&all, &mut vec![0f32; 10]), 10);
+        assert_eq!(i16_to_f32_into(&all, &mut [0f32; 10]), 10);
     }
 
     #[test]
