@@ -23,10 +23,34 @@ use crate::config::{Config, LlmChoice};
 use crate::metrics::{Metrics, Stage};
 use crate::store::{AudioId, Store, now_millis};
 
+/// What a language model appends to a reply that ends the call (see
+/// [`END_CALL_INSTRUCTION`]); the server removes it before speaking the reply.
+pub const END_CALL_MARKER: &str = "[END_CALL]";
+
+/// Appended to the system prompt sent to OpenAI and Gemini, so the model can end the call.
+pub const END_CALL_INSTRUCTION: &str = "When the caller says goodbye or clearly wants to end \
+     the call, say a short goodbye and end your reply with [END_CALL]. Never write [END_CALL] \
+     otherwise.";
+
+/// The scripted responder's rules whose match ends the call (after their reply).
+pub const ENDING_RULES: &[&str] = &["goodbye", "hangup", "end-call"];
+
+/// The agent's answer to one caller turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentReply {
+    /// What to say (without [`END_CALL_MARKER`]).
+    pub text: String,
+    /// Whether the call ends after it (the reply, then `<Hangup/>`).
+    pub end_call: bool,
+}
+
 /// The language model and text-to-speech provider a call talks with. Cheap to clone.
 #[derive(Clone)]
 pub struct Agent {
     chat: Arc<dyn ChatModel>,
+    /// The scripted responder's rules, when it is the model: a match of one of
+    /// [`ENDING_RULES`] ends the call.
+    rules: Option<Arc<ScriptedResponder>>,
     tts: Option<Arc<dyn TextToSpeech>>,
     stt: Option<Arc<dyn SpeechToText>>,
     guard: SpeechGuard,
@@ -55,10 +79,52 @@ impl Agent {
         Self {
             chat,
             tts,
+            rules: None,
             stt: None,
             guard: SpeechGuard::default(),
             twilio: None,
             phrases: Arc::default(),
+        }
+    }
+
+    /// An agent answering with the scripted `responder`: when the caller's words match one
+    /// of its [`ENDING_RULES`] (the built-in `goodbye` rule), the call ends after the reply.
+    #[must_use]
+    pub fn scripted(responder: ScriptedResponder, tts: Option<Arc<dyn TextToSpeech>>) -> Self {
+        let rules = Arc::new(responder);
+        let mut agent = Self::new(rules.clone(), tts);
+        agent.rules = Some(rules);
+        agent
+    }
+
+    /// The same agent speaking with `tts` (or, with `None`, with Twilio's `<Say>`).
+    #[must_use]
+    pub fn with_tts(mut self, tts: Option<Arc<dyn TextToSpeech>>) -> Self {
+        self.tts = tts;
+        self
+    }
+
+    /// Reads the model's `reply` to `caller_said`: whether it ends the call (the model wrote
+    /// [`END_CALL_MARKER`], or the scripted responder answered with one of its
+    /// [`ENDING_RULES`]), and the text to speak without the marker.
+    #[must_use]
+    pub fn interpret(&self, caller_said: &str, reply: &str) -> AgentReply {
+        let mut text = reply.to_owned();
+        let mut end_call = false;
+        while let Some(at) = text.to_ascii_uppercase().find(END_CALL_MARKER) {
+            text.replace_range(at..at + END_CALL_MARKER.len(), " ");
+            end_call = true;
+        }
+        if let Some(rules) = &self.rules
+            && rules
+                .matching_rule_name(caller_said)
+                .is_some_and(|name| ENDING_RULES.contains(&name))
+        {
+            end_call = true;
+        }
+        AgentReply {
+            text: text.split_whitespace().collect::<Vec<_>>().join(" "),
+            end_call,
         }
     }
 
@@ -108,11 +174,14 @@ impl Agent {
                     config.data_dir().join("tts-cache"),
                 )) as Arc<dyn TextToSpeech>
             });
-        let chat = chat_model(config).unwrap_or_else(|error| {
-            tracing::error!(%error, llm = %config.llm(), "language model unavailable: using the scripted responder");
-            Arc::new(ScriptedResponder::builtin())
-        });
-        let mut agent = Self::new(chat, tts);
+        let mut agent = match chat_model(config) {
+            Ok(Model::Chat(chat)) => Self::new(chat, tts),
+            Ok(Model::Scripted(responder)) => Self::scripted(responder, tts),
+            Err(error) => {
+                tracing::error!(%error, llm = %config.llm(), "language model unavailable: using the scripted responder");
+                Self::scripted(ScriptedResponder::builtin(), tts)
+            }
+        };
         match openai_stt(config) {
             Ok(Some(stt)) => agent.stt = Some(Arc::new(stt)),
             Ok(None) => {}
@@ -151,9 +220,14 @@ impl Agent {
     }
 }
 
+enum Model {
+    Chat(Arc<dyn ChatModel>),
+    Scripted(ScriptedResponder),
+}
+
 /// The language model `config` names (`KAV_LLM`, `KAV_LLM_MODEL`, the provider's key and base
 /// URL; `KAV_RULES_FILE` for the scripted responder).
-fn chat_model(config: &Config) -> Result<Arc<dyn ChatModel>, String> {
+fn chat_model(config: &Config) -> Result<Model, String> {
     let text = |e: kav_llm::Error| crate::error_chain(&e);
     Ok(match config.llm() {
         LlmChoice::OpenAi => {
@@ -165,7 +239,7 @@ fn chat_model(config: &Config) -> Result<Arc<dyn ChatModel>, String> {
             if let Some(model) = config.llm_model() {
                 llm = llm.with_model(model);
             }
-            Arc::new(OpenAiChat::new(llm).map_err(text)?)
+            Model::Chat(Arc::new(OpenAiChat::new(llm).map_err(text)?))
         }
         LlmChoice::Gemini => {
             let key = config
@@ -176,17 +250,31 @@ fn chat_model(config: &Config) -> Result<Arc<dyn ChatModel>, String> {
             if let Some(model) = config.llm_model() {
                 llm = llm.with_model(model);
             }
-            Arc::new(GeminiChat::new(llm).map_err(text)?)
+            Model::Chat(Arc::new(GeminiChat::new(llm).map_err(text)?))
         }
-        _ => match config.rules_file() {
-            Some(path) => Arc::new(ScriptedResponder::from_file(path).map_err(text)?),
-            None => Arc::new(ScriptedResponder::builtin()),
-        },
+        _ => Model::Scripted(match config.rules_file() {
+            Some(path) => ScriptedResponder::from_file(path).map_err(text)?,
+            None => ScriptedResponder::builtin(),
+        }),
     })
 }
 
-/// The language model for humans: provider and model (`openai (gpt-4o-mini)`).
+/// The language model for humans: provider and model (`openai (gpt-4o-mini at …)`), and with
+/// `KAV_LLM=auto` why it was chosen.
 pub(crate) fn chat_summary(config: &Config) -> String {
+    let model = chat_summary_model(config);
+    if !config.llm_auto() {
+        return model;
+    }
+    let why = match config.llm() {
+        LlmChoice::OpenAi => "OPENAI_API_KEY is set",
+        LlmChoice::Gemini => "GEMINI_API_KEY is set, OPENAI_API_KEY is not",
+        _ => "neither OPENAI_API_KEY nor GEMINI_API_KEY is set",
+    };
+    format!("{model}; chosen by KAV_LLM=auto: {why}")
+}
+
+fn chat_summary_model(config: &Config) -> String {
     match config.llm() {
         LlmChoice::OpenAi => format!(
             "openai ({} at {})",
@@ -428,6 +516,32 @@ pub(crate) fn absolute(base: &PublicBaseUrl, path: &str) -> Option<Url> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replies_that_end_the_call() {
+        let model = Agent::new(Arc::new(ScriptedResponder::builtin()), None);
+        assert_eq!(
+            model.interpret("bye", "Goodbye!  [END_CALL]"),
+            AgentReply {
+                text: "Goodbye!".to_owned(),
+                end_call: true
+            }
+        );
+        assert_eq!(
+            model.interpret("hi", "[end_call] להתראות"),
+            AgentReply {
+                text: "להתראות".to_owned(),
+                end_call: true
+            }
+        );
+        // Only the scripted agent reads the caller's words.
+        assert!(!model.interpret("goodbye", "Bye").end_call);
+        let scripted = Agent::scripted(ScriptedResponder::builtin(), None);
+        assert!(scripted.interpret("תודה, להתראות", "x").end_call);
+        assert!(scripted.interpret("OK, goodbye!", "x").end_call);
+        assert!(!scripted.interpret("מה שעות הפתיחה?", "x").end_call);
+        assert!(!scripted.interpret("hello", "hello").end_call);
+    }
 
     #[test]
     fn speech_to_text_follows_the_configuration() {

@@ -208,6 +208,7 @@ pub struct Config {
     openai_api_key: Option<SecretString>,
     openai_base_url: Url,
     llm: LlmChoice,
+    llm_auto: bool,
     llm_model: Option<String>,
     gemini_api_key: Option<SecretString>,
     gemini_base_url: Url,
@@ -265,6 +266,7 @@ impl fmt::Debug for Config {
             .field("openai_api_key", &secret(self.openai_api_key.as_ref()))
             .field("openai_base_url", &self.openai_base_url.as_str())
             .field("llm", &self.llm)
+            .field("llm_auto", &self.llm_auto)
             .field("llm_model", &self.llm_model)
             .field("gemini_api_key", &secret(self.gemini_api_key.as_ref()))
             .field("gemini_base_url", &self.gemini_base_url.as_str())
@@ -523,7 +525,9 @@ impl Config {
         };
 
         let gemini_api_key = raw.secret("GEMINI_API_KEY");
-        let llm = match raw.get("KAV_LLM").map(|v| v.trim().to_ascii_lowercase()) {
+        let llm_setting = raw.get("KAV_LLM").map(|v| v.trim().to_ascii_lowercase());
+        let llm_auto = llm_setting.as_deref().is_none_or(|v| v == "auto");
+        let llm = match llm_setting {
             None => auto_llm(openai_api_key.is_some(), gemini_api_key.is_some()),
             Some(v) if v == "auto" => auto_llm(openai_api_key.is_some(), gemini_api_key.is_some()),
             Some(v) if v == "openai" => {
@@ -696,6 +700,7 @@ impl Config {
             openai_api_key,
             openai_base_url: raw.url("OPENAI_BASE_URL", "https://api.openai.com/v1")?,
             llm,
+            llm_auto,
             llm_model,
             gemini_api_key,
             gemini_base_url: raw.url(
@@ -931,6 +936,13 @@ impl Config {
     #[must_use]
     pub fn llm(&self) -> LlmChoice {
         self.llm
+    }
+
+    /// Whether [`llm`](Self::llm) was chosen by `KAV_LLM=auto` (or `KAV_LLM` unset) from the
+    /// keys that are set.
+    #[must_use]
+    pub fn llm_auto(&self) -> bool {
+        self.llm_auto
     }
 
     /// `KAV_LLM_MODEL` (default: the provider's, `gpt-4o-mini` or `gemini-2.5-flash`).
@@ -1214,6 +1226,49 @@ fn read_file(path: &Path) -> Result<BTreeMap<&'static str, String>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn llm_auto_follows_the_keys() {
+        let pick = |vars: &[(&str, &str)]| {
+            let c = Config::from_vars(vars.to_vec()).unwrap();
+            (c.llm(), c.llm_auto())
+        };
+        for auto in [None, Some("auto"), Some(" AUTO ")] {
+            let with = |keys: &[(&'static str, &'static str)]| {
+                let mut vars: Vec<(&str, &str)> = keys.to_vec();
+                if let Some(v) = auto {
+                    vars.push(("KAV_LLM", v));
+                }
+                pick(&vars)
+            };
+            assert_eq!(with(&[]), (LlmChoice::Scripted, true));
+            assert_eq!(
+                with(&[("OPENAI_API_KEY", "sk-1")]),
+                (LlmChoice::OpenAi, true)
+            );
+            assert_eq!(
+                with(&[("GEMINI_API_KEY", "g-1")]),
+                (LlmChoice::Gemini, true)
+            );
+            assert_eq!(
+                with(&[("GEMINI_API_KEY", "g-1"), ("OPENAI_API_KEY", "sk-1")]),
+                (LlmChoice::OpenAi, true)
+            );
+            // A base URL alone is no key: still scripted.
+            assert_eq!(
+                with(&[("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")]),
+                (LlmChoice::Scripted, true)
+            );
+        }
+        assert_eq!(
+            pick(&[("KAV_LLM", "scripted"), ("OPENAI_API_KEY", "sk-1")]),
+            (LlmChoice::Scripted, false)
+        );
+        assert_eq!(
+            pick(&[("KAV_LLM", "openai"), ("OPENAI_API_KEY", "sk-1")]),
+            (LlmChoice::OpenAi, false)
+        );
+    }
 
     fn err(vars: &[(&str, &str)]) -> String {
         Config::from_vars(vars.iter().copied())

@@ -30,7 +30,7 @@ async fn state(vars: &[(&str, &str)], agent: Option<Agent>) -> (AppState, TempDi
     ];
     all.extend_from_slice(vars);
     let config = Config::from_vars(all).unwrap();
-    let agent = agent.unwrap_or_else(|| Agent::new(Arc::new(ScriptedResponder::builtin()), None));
+    let agent = agent.unwrap_or_else(|| Agent::scripted(ScriptedResponder::builtin(), None));
     (AppState::with_agent(config, store, agent), dir)
 }
 
@@ -138,6 +138,34 @@ async fn a_turn_is_answered_stored_and_remembered() {
     assert!(turns[0].reply.as_deref().unwrap().contains("פתוחים"));
     assert!(turns[0].llm_ms.is_some() && turns[0].error.is_none());
     assert_eq!(turns[1].index, 1);
+}
+
+#[tokio::test]
+async fn a_goodbye_from_the_scripted_agent_ends_the_call() {
+    let (state, _dir) = state(&[], None).await;
+    send(&state, speech("מה שעות הפתיחה שלכם?")).await;
+    let (status, body) = send(&state, speech("תודה רבה, להתראות")).await;
+    assert_eq!(status, StatusCode::OK);
+    let twiml = VoiceResponse::parse(&body).unwrap();
+    let verbs = twiml.verbs();
+    assert_eq!(verbs.len(), 2, "{body}");
+    let mut say = String::new();
+    let Verb::Say(first) = &verbs[0] else {
+        panic!("{body}")
+    };
+    first.write_xml(&mut say);
+    assert!(say.contains("Thank you for calling"), "{say}");
+    assert!(matches!(verbs[1], Verb::Hangup(_)), "{body}");
+    let turns = state.store().turns(SID).await.unwrap();
+    assert_eq!(turns.len(), 2);
+    assert!(
+        turns[1]
+            .reply
+            .as_deref()
+            .unwrap()
+            .contains("Thank you for calling")
+    );
+    assert!(turns[1].error.is_none());
 }
 
 #[tokio::test]

@@ -26,6 +26,8 @@ const ANSWER: &str = "אנחנו פתוחים מתשע בבוקר עד חמש א
 #[derive(Clone, Default)]
 struct FakeChat {
     fail: bool,
+    /// The reply instead of [`ANSWER`].
+    answer: Arc<Mutex<Option<String>>>,
     /// Every request body, when authorized.
     requests: Arc<Mutex<Vec<serde_json::Value>>>,
 }
@@ -51,6 +53,12 @@ async fn completions(
         )
             .into_response();
     }
+    let answer = fake
+        .answer
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap_or_else(|| ANSWER.to_owned());
     axum::Json(serde_json::json!({
         "id": "chatcmpl-test",
         "object": "chat.completion",
@@ -58,7 +66,7 @@ async fn completions(
         "model": body["model"],
         "choices": [{
             "index": 0,
-            "message": {"role": "assistant", "content": ANSWER, "refusal": null},
+            "message": {"role": "assistant", "content": answer, "refusal": null},
             "logprobs": null,
             "finish_reason": "stop"
         }],
@@ -82,7 +90,11 @@ async fn fake_openai(fail: bool) -> (String, FakeChat) {
 }
 
 async fn state(openai: &str) -> (AppState, TempDir) {
-    let config = Config::from_vars([
+    state_with(openai, &[]).await
+}
+
+async fn state_with(openai: &str, extra: &[(&str, &str)]) -> (AppState, TempDir) {
+    let mut vars = vec![
         ("TWILIO_AUTH_TOKEN", TOKEN),
         ("PUBLIC_BASE_URL", BASE),
         ("CALL_MODE", "gather"),
@@ -90,8 +102,9 @@ async fn state(openai: &str) -> (AppState, TempDir) {
         ("OPENAI_API_KEY", "sk-test"),
         ("OPENAI_BASE_URL", openai),
         ("KAV_LLM_MODEL", "gpt-test-mini"),
-    ])
-    .unwrap();
+    ];
+    vars.extend_from_slice(extra);
+    let config = Config::from_vars(vars).unwrap();
     assert_eq!(config.llm(), LlmChoice::OpenAi);
     let (store, dir) = sqlite_store().await;
     let agent = Agent::from_config(&config);
@@ -135,7 +148,11 @@ async fn a_gather_turn_is_answered_by_openai() {
     assert_eq!(messages[0]["role"], "system");
     assert_eq!(
         messages[0]["content"],
-        kav_server::config::DEFAULT_SYSTEM_PROMPT
+        format!(
+            "{}\n\n{}",
+            kav_server::config::DEFAULT_SYSTEM_PROMPT,
+            kav_server::agent::END_CALL_INSTRUCTION
+        )
     );
     let last = messages.last().unwrap();
     assert_eq!(last["role"], "user");
@@ -313,8 +330,59 @@ async fn a_gather_turn_is_answered_by_gemini() {
     assert_eq!(turns[0].reply.as_deref(), Some(ANSWER));
     let (info, _) = startup_summary(state.config(), state.store());
     assert!(
-        info.iter()
-            .any(|l| l == "language model: gemini (gemini-test)"),
+        info.iter().any(|l| l
+            == "language model: gemini (gemini-test); chosen by KAV_LLM=auto: \
+                 GEMINI_API_KEY is set, OPENAI_API_KEY is not"),
         "{info:?}"
     );
+}
+
+#[tokio::test]
+async fn auto_picks_openai_when_its_key_is_set() {
+    let (openai, fake) = fake_openai(false).await;
+    let (state, _dir) = state_with(&openai, &[("KAV_LLM", "auto")]).await;
+    assert_eq!(state.config().llm(), LlmChoice::OpenAi);
+    let (status, body) = send(&state, speech("מה שעות הפתיחה שלכם?")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(ANSWER), "{body}");
+    assert!(body.contains("<Gather"), "{body}");
+    assert_eq!(fake.requests.lock().unwrap().len(), 1);
+    let (info, _) = startup_summary(state.config(), state.store());
+    assert!(
+        info.iter().any(
+            |l| l.starts_with("language model: openai (gpt-test-mini at ")
+                && l.ends_with("; chosen by KAV_LLM=auto: OPENAI_API_KEY is set")
+        ),
+        "{info:?}"
+    );
+    // Without any key, auto is the scripted responder, and says why.
+    let config = Config::from_vars([("KAV_LLM", "auto"), ("KAV_TTS", "off")]).unwrap();
+    let (store, _db) = sqlite_store().await;
+    let (info, _) = startup_summary(&config, &store);
+    assert!(
+        info.iter()
+            .any(|l| l.starts_with("language model: scripted responder")
+                && l.ends_with("neither OPENAI_API_KEY nor GEMINI_API_KEY is set")),
+        "{info:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_reply_with_the_end_call_marker_says_goodbye_and_hangs_up() {
+    let (openai, fake) = fake_openai(false).await;
+    *fake.answer.lock().unwrap() = Some("תודה שהתקשרתם, להתראות! [END_CALL]".to_owned());
+    let (state, _dir) = state(&openai).await;
+    let (status, body) = send(&state, speech("זהו, תודה")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("תודה שהתקשרתם, להתראות!</Say>"), "{body}");
+    assert!(!body.contains("END_CALL"), "{body}");
+    assert!(body.ends_with("<Hangup/></Response>"), "{body}");
+    assert!(!body.contains("<Gather"), "{body}");
+    let turns = state.store().turns(SID).await.unwrap();
+    assert_eq!(turns[0].reply.as_deref(), Some("תודה שהתקשרתם, להתראות!"));
+    // The marker alone: the configured goodbye.
+    *fake.answer.lock().unwrap() = Some("[END_CALL]".to_owned());
+    let (_, body) = send(&state, speech("ביי")).await;
+    assert!(body.contains(state.config().goodbye_text()), "{body}");
+    assert!(body.ends_with("<Hangup/></Response>"), "{body}");
 }

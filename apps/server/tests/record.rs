@@ -408,3 +408,70 @@ async fn whole_record_mode_call_through_the_simulator() {
             .all(|t| t.error.is_none() && t.recording_ref.is_some())
     );
 }
+
+#[tokio::test]
+async fn a_goodbye_in_record_mode_ends_the_call() {
+    let (openai, fake) = fake_openai(vec!["תודה, להתראות"]).await;
+    let (host, _hits) = recordings_host(speech_wav().await).await;
+    let (store, _dir) = sqlite_store().await;
+    let state = state(record_config(&openai, &host, &[]), store);
+    let url = format!("{host}/2010-04-01/Accounts/{ACCOUNT}/Recordings/{REC}");
+    let (status, body) = send(&state, recording(&url)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Thank you for calling"), "{body}");
+    assert!(body.ends_with("<Hangup/></Response>"), "{body}");
+    assert!(!body.contains("<Record"), "{body}");
+    assert_eq!(fake.calls.load(Ordering::SeqCst), 1);
+    let turns = state.store().turns(SID).await.unwrap();
+    assert_eq!(turns[0].transcript.as_deref(), Some("תודה, להתראות"));
+}
+
+#[tokio::test]
+async fn the_last_words_before_hanging_up_are_transcribed_and_stored() {
+    let (state, fake, url, hits, dir) = setup(&[]).await;
+    let hangup = |url: &str| {
+        signed(
+            "/webhook/handle_recording",
+            &[
+                ("CallSid", SID),
+                ("AccountSid", ACCOUNT),
+                ("RecordingUrl", url),
+                ("RecordingSid", REC),
+                ("RecordingDuration", "2"),
+                ("Digits", "hangup"),
+            ],
+        )
+    };
+    let (status, body) = send(&state, hangup(&url)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.ends_with("<Response><Hangup/></Response>"), "{body}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert_eq!(fake.calls.load(Ordering::SeqCst), 1);
+    let turns = state.store().turns(SID).await.unwrap();
+    assert_eq!(turns.len(), 1, "{turns:?}");
+    assert_eq!(turns[0].transcript.as_deref(), Some("מה שעות הפתיחה שלכם?"));
+    assert_eq!(turns[0].reply, None);
+    assert!(turns[0].error.is_none() && turns[0].recording_ref.is_some());
+    // Failing speech-to-text: the turn is kept with its error, and the answer is the same.
+    *fake.mode.lock().unwrap() = Mode::Fail;
+    let (status, body) = send(&state, hangup(&url)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.ends_with("<Response><Hangup/></Response>"), "{body}");
+    let turns = state.store().turns(SID).await.unwrap();
+    assert!(
+        turns[1].error.as_deref().unwrap().starts_with("stt: "),
+        "{turns:?}"
+    );
+    // No recording at all: nothing to store.
+    let (_, body) = send(
+        &state,
+        signed(
+            "/webhook/handle_recording",
+            &[("CallSid", SID), ("Digits", "hangup")],
+        ),
+    )
+    .await;
+    assert!(body.ends_with("<Response><Hangup/></Response>"), "{body}");
+    assert_eq!(state.store().turns(SID).await.unwrap().len(), 2);
+    assert!(common::fakes::leftover_temp_files(dir.path()).is_empty());
+}

@@ -15,7 +15,7 @@ use kav_twilio_sig::{PublicBaseUrl, candidate_urls};
 use kav_twiml::voice::{Gather, Hangup, Record, Recording, Start, VoiceResponse};
 use kav_twiml::{DtmfKeys, GatherInput, HttpMethod, RecordingEvent, SpeechTimeout, Trim};
 
-use crate::agent::{Spoken, Voice, absolute};
+use crate::agent::{AgentReply, END_CALL_INSTRUCTION, Spoken, Voice, absolute};
 use crate::app::AppState;
 use crate::config::CallMode;
 use crate::metrics::Stage;
@@ -274,17 +274,25 @@ pub(crate) async fn preview(State(state): State<AppState>, request: Request) -> 
     twiml(&greeting(&state, &base).await)
 }
 
-/// The model's answer to `speech` given the call's earlier turns, within `deadline`.
+/// The system prompt sent to the model: `KAV_SYSTEM_PROMPT` and how to end the call.
+pub(crate) fn system_prompt(state: &AppState) -> String {
+    format!(
+        "{}\n\n{END_CALL_INSTRUCTION}",
+        state.config().system_prompt()
+    )
+}
+
+/// The model's answer to `speech` given the call's earlier turns, within `deadline`, and its
+/// time in ms.
 async fn answer(
     state: &AppState,
     history: &[Turn],
     speech: &str,
     deadline: Duration,
-) -> Result<(String, i64), String> {
-    let mut conversation = Conversation::new(
-        &ConversationConfig::default().with_system_prompt(state.config().system_prompt()),
-    )
-    .map_err(|e| crate::error_chain(&e))?;
+) -> Result<(AgentReply, i64), String> {
+    let mut conversation =
+        Conversation::new(&ConversationConfig::default().with_system_prompt(system_prompt(state)))
+            .map_err(|e| crate::error_chain(&e))?;
     for turn in history.iter().filter(|t| t.error.is_none()) {
         if let (Some(said), Some(replied)) = (&turn.transcript, &turn.reply) {
             conversation.push_user(said.clone());
@@ -300,8 +308,13 @@ async fn answer(
     match reply {
         Ok(Ok(reply)) if !reply.text.trim().is_empty() => {
             state.metrics().observe_stage(Stage::Llm, elapsed);
+            let mut reply = state.agent().interpret(speech, reply.text.trim());
+            if reply.text.is_empty() {
+                // Only the marker: the model ends the call without words of its own.
+                reply.text = state.config().goodbye_text().to_owned();
+            }
             Ok((
-                reply.text.trim().to_owned(),
+                reply,
                 i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX),
             ))
         }
@@ -392,13 +405,21 @@ async fn finish_turn(
     let remaining = config.turn_timeout().saturating_sub(started.elapsed());
     let voice = voice(state, &base);
     let response = match outcome {
-        Ok((reply, llm_ms)) => {
+        Ok((AgentReply { text, end_call }, llm_ms)) => {
             turn.llm_ms = Some(llm_ms);
-            let spoken = voice.speak(&reply, false, remaining).await;
-            turn.reply = Some(reply);
+            let spoken = voice.speak(&text, false, remaining).await;
+            turn.reply = Some(text);
             turn.tts_audio_id = spoken.audio_id.as_ref().map(ToString::to_string);
             turn.tts_ms = spoken.tts_ms;
-            listen(state, &base, spoken)
+            if end_call {
+                tracing::info!("the agent ends the call");
+                spoken
+                    .speech
+                    .into_response(VoiceResponse::new())
+                    .hangup(Hangup::new())
+            } else {
+                listen(state, &base, spoken)
+            }
         }
         Err(error) => {
             tracing::warn!(%error, "turn failed");
@@ -514,6 +535,9 @@ pub(crate) async fn handle_recording(State(state): State<AppState>, request: Req
     let (parts, params) = split(request).await;
     if param(&params, "Digits").as_deref() == Some("hangup") {
         tracing::info!("the caller hung up");
+        if param(&params, "RecordingUrl").is_some() {
+            last_words(&state, &parts, &params).await;
+        }
         return twiml(&VoiceResponse::new().hangup(Hangup::new()));
     }
     let mut start = match start_turn(&state, &parts, &params).await {
@@ -528,4 +552,51 @@ pub(crate) async fn handle_recording(State(state): State<AppState>, request: Req
     )
     .await;
     finish_turn(&state, start, started, heard).await
+}
+
+/// The recording Twilio posts when the caller hangs up during `<Record>`: what they said last
+/// is transcribed and stored as a turn without a reply (nobody is left to hear one). Silence
+/// or a too short recording stores nothing; a failure stores the turn with its error.
+async fn last_words(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    params: &[(String, String)],
+) {
+    let Ok(mut start) = start_turn(state, parts, params).await else {
+        return;
+    };
+    let heard = transcribe(
+        state,
+        params,
+        &mut start.turn,
+        state.config().turn_timeout(),
+    )
+    .await;
+    match heard {
+        Ok(speech) => {
+            tracing::info!("the caller's last words are stored");
+            start.turn.transcript = Some(speech);
+        }
+        Err(error) if error.starts_with("no speech") => {
+            tracing::info!(%error, "nothing said before hanging up");
+            return;
+        }
+        Err(error) => {
+            tracing::warn!(%error, "the caller's last words are lost");
+            start.turn.error = Some(error);
+        }
+    }
+    if !start.store_ok {
+        return;
+    }
+    match tokio::time::timeout(
+        STORE_TIMEOUT,
+        state.store().save_turn(&start.turn, now_millis()),
+    )
+    .await
+    {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::error!(error = %crate::error_chain(&error), "turn NOT stored"),
+        Err(_) => tracing::error!("turn NOT stored: the store did not answer in time"),
+    }
 }
