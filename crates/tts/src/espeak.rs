@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use crate::util::snippet;
-use crate::{BoxFuture, Error, SpeechAudio, SpeechRequest, TextToSpeech, convert};
+use crate::support::convert;
+use crate::support::snippet;
+use crate::{BoxFuture, Error, SpeechAudio, SpeechRequest, TextToSpeech};
 
 const PROVIDER: &str = "espeak-ng";
 /// espeak-ng's normal speed, in words per minute.

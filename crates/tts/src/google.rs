@@ -7,10 +7,9 @@ use kav_google_auth::GoogleAuth;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::http::{self, ProviderError};
-use crate::{
-    BoxFuture, Error, PHONE_SAMPLE_RATE, SpeechAudio, SpeechRequest, TextToSpeech, convert,
-};
+use crate::support::convert;
+use crate::support::http::{self, ProviderError};
+use crate::{BoxFuture, Error, PHONE_SAMPLE_RATE, SpeechAudio, SpeechRequest, TextToSpeech};
 
 const PROVIDER: &str = "google";
 
@@ -224,25 +223,8 @@ impl TextToSpeech for GoogleTts {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    proptest::proptest! {
-        #[test]
-        fn error_bodies_never_panic(body in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
-            let _ = parse_error(&body);
-        }
-
-        #[test]
-        fn json_error_bodies_never_panic(s in "\\PC{0,80}") {
-            for body in [
-                format!("{{\"error\": {s:?}}}"),
-                format!("{{\"error\": {{\"message\": {s:?}, \"code\": {s:?}}}}}"),
-                format!("{{\"detail\": {s:?}}}"),
-                format!("{{\"detail\": [{{\"loc\": [{s:?}, 3], \"msg\": {s:?}}}, 7]}}"),
-                format!("{{\"detail\": {{\"status\": 5, \"message\": {s:?}}}}}"),
-            ] {
-                let _ = parse_error(body.as_bytes());
-            }
-        }
+    #[test]
+    fn error_bodies_never_panic() {
+        crate::support::http::fuzz::error_parser_never_panics(super::parse_error);
     }
 }

@@ -5,14 +5,10 @@
 
 mod audio;
 mod cache;
-mod convert;
 mod error;
 mod request;
+mod support;
 mod traits;
-mod util;
-
-#[cfg(any(feature = "google", feature = "openai", feature = "elevenlabs"))]
-mod http;
 
 #[cfg(feature = "elevenlabs")]
 mod elevenlabs;

@@ -9,8 +9,8 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::convert::{self, PcmStreamConverter};
-use crate::http::{self, ProviderError};
+use crate::support::convert::{self, PcmStreamConverter};
+use crate::support::http::{self, ProviderError};
 use crate::{
     AudioStream, BoxFuture, Error, SpeechAudio, SpeechRequest, StreamingTextToSpeech, TextToSpeech,
 };
@@ -300,25 +300,8 @@ impl fmt::Debug for OpenAiTts {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    proptest::proptest! {
-        #[test]
-        fn error_bodies_never_panic(body in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
-            let _ = parse_error(&body);
-        }
-
-        #[test]
-        fn json_error_bodies_never_panic(s in "\\PC{0,80}") {
-            for body in [
-                format!("{{\"error\": {s:?}}}"),
-                format!("{{\"error\": {{\"message\": {s:?}, \"code\": {s:?}}}}}"),
-                format!("{{\"detail\": {s:?}}}"),
-                format!("{{\"detail\": [{{\"loc\": [{s:?}, 3], \"msg\": {s:?}}}, 7]}}"),
-                format!("{{\"detail\": {{\"status\": 5, \"message\": {s:?}}}}}"),
-            ] {
-                let _ = parse_error(body.as_bytes());
-            }
-        }
+    #[test]
+    fn error_bodies_never_panic() {
+        crate::support::http::fuzz::error_parser_never_panics(super::parse_error);
     }
 }

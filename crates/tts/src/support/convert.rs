@@ -1,14 +1,4 @@
 //! Provider audio to 8 kHz μ-law.
-// Which helpers are used depends on the provider features.
-#![cfg_attr(
-    not(all(
-        feature = "google",
-        feature = "openai",
-        feature = "elevenlabs",
-        feature = "espeak"
-    )),
-    allow(dead_code)
-)]
 
 use bytes::Bytes;
 use kav_audio_codec::resample::Resampler;

@@ -1,22 +1,12 @@
 //! What the HTTP providers share: base URLs, sending with a timeout, reading bounded bodies,
 //! turning error answers into [`Error::Provider`], streaming with an idle timeout.
-// Which helpers are used depends on the provider features.
-#![cfg_attr(
-    not(all(
-        feature = "google",
-        feature = "openai",
-        feature = "elevenlabs",
-        feature = "espeak"
-    )),
-    allow(dead_code)
-)]
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 
-use crate::util::snippet;
+use super::snippet;
 use crate::{AudioStream, Error};
 
 /// The most of an answer read into memory (audio included): 64 MiB is over an hour of μ-law
@@ -202,4 +192,40 @@ pub(crate) fn secret_header(
     })?;
     v.set_sensitive(true);
     Ok(v)
+}
+
+/// Property checks shared by the providers' tests.
+#[cfg(test)]
+pub(crate) mod fuzz {
+    use proptest::test_runner::TestRunner;
+
+    use super::ProviderError;
+
+    /// Feeds `parse` arbitrary bytes, and JSON bodies in every provider's error shape (an
+    /// `error` object or string, a `detail` string, list or object) with arbitrary text in
+    /// them: it must never panic.
+    pub(crate) fn error_parser_never_panics(parse: fn(&[u8]) -> Option<ProviderError>) {
+        let bytes = proptest::collection::vec(proptest::num::u8::ANY, 0..200);
+        TestRunner::default()
+            .run(&bytes, |body| {
+                let _ = parse(&body);
+                Ok(())
+            })
+            .unwrap();
+        let text = proptest::string::string_regex("\\PC{0,80}").unwrap();
+        TestRunner::default()
+            .run(&text, |s| {
+                for body in [
+                    format!("{{\"error\": {s:?}}}"),
+                    format!("{{\"error\": {{\"message\": {s:?}, \"code\": {s:?}}}}}"),
+                    format!("{{\"detail\": {s:?}}}"),
+                    format!("{{\"detail\": [{{\"loc\": [{s:?}, 3], \"msg\": {s:?}}}, 7]}}"),
+                    format!("{{\"detail\": {{\"status\": 5, \"message\": {s:?}}}}}"),
+                ] {
+                    let _ = parse(body.as_bytes());
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
 }
