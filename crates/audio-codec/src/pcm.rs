@@ -149,6 +149,7 @@ mod tests {
                 .all(|(&f, &s)| f * SCALE == f32::from(s))
         );
         type Kernel = Box<dyn Fn(&[i16], &mut [f32])>;
+        #[allow(unused_mut)] // nothing is added on other targets
         let mut kernels: Vec<(&str, Kernel)> = vec![("portable", Box::new(i16_to_f32_portable))];
         #[cfg(target_arch = "x86_64")]
         {
