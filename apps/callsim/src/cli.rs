@@ -79,6 +79,14 @@ pub struct CommonArgs {
     /// What the party called by `<Dial>` does: completed, busy, no-answer or failed.
     #[arg(long, default_value = "no-answer")]
     pub dial_outcome: crate::DialOutcome,
+    /// The number's fallback URL (absolute, or a path under the public URL): requested with
+    /// `ErrorCode` and `ErrorUrl` when a TwiML document cannot be fetched or executed.
+    #[arg(long)]
+    pub fallback_url: Option<String>,
+    /// Wait for the length of each `<Say>`, `<Play>`, `<Pause>`, caller turn and `<Dial>`, as
+    /// on a phone (default: as fast as possible).
+    #[arg(long)]
+    pub real_time: bool,
     /// How long a `--dial-outcome completed` call lasts, in seconds.
     #[arg(long, default_value_t = 10)]
     pub dial_duration: u64,
@@ -144,6 +152,10 @@ impl CommonArgs {
         if let Some(sid) = &self.account_sid {
             config = config.with_account_sid(sid)?;
         }
+        if let Some(url) = &self.fallback_url {
+            config = config.with_fallback_url(url.clone(), kav_twiml::HttpMethod::Post);
+        }
+        config = config.with_real_time(self.real_time);
         if let Some(url) = &self.status_callback {
             config = config.with_status_callback(url.clone());
         }

@@ -19,6 +19,9 @@ pub enum TwilioCode {
     HttpConnectionFailure,
     /// 11210 "HTTP bad host name": the host name does not resolve.
     HttpBadHostName,
+    /// 11243 "HTTP retry policy is invalid": an `rp` connection override Twilio does not know
+    /// (the request goes on with the default policy).
+    HttpRetryPolicyInvalid,
     /// 12100 "Document parse failure": the TwiML is not well-formed XML, its root is not
     /// `<Response>`, or it holds an element TwiML does not have where it stands.
     DocumentParseFailure,
@@ -42,6 +45,7 @@ impl TwilioCode {
             Self::HttpRetrievalFailure => 11200,
             Self::HttpConnectionFailure => 11205,
             Self::HttpBadHostName => 11210,
+            Self::HttpRetryPolicyInvalid => 11243,
             Self::DocumentParseFailure => 12100,
             Self::SchemaValidationWarning => 12200,
             Self::InvalidContentType => 12300,
@@ -58,6 +62,7 @@ impl TwilioCode {
             Self::HttpRetrievalFailure => "HTTP retrieval failure",
             Self::HttpConnectionFailure => "HTTP connection failure",
             Self::HttpBadHostName => "HTTP bad host name",
+            Self::HttpRetryPolicyInvalid => "HTTP retry policy is invalid",
             Self::DocumentParseFailure => "Document parse failure",
             Self::SchemaValidationWarning => "Schema validation warning",
             Self::InvalidContentType => "Invalid Content-Type",
@@ -69,7 +74,10 @@ impl TwilioCode {
     /// Whether Twilio logs it as a warning (the call goes on) rather than an error.
     #[must_use]
     pub fn is_warning(self) -> bool {
-        matches!(self, Self::SayInvalidLanguage)
+        matches!(
+            self,
+            Self::SayInvalidLanguage | Self::HttpRetryPolicyInvalid
+        )
     }
 }
 

@@ -5,6 +5,7 @@ mod callrec;
 mod codes;
 mod config;
 mod error;
+mod overrides;
 mod recordings;
 mod report;
 mod script;

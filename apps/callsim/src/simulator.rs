@@ -15,6 +15,7 @@ use crate::callrec::CallRecorder;
 use crate::codes::TwilioCode;
 use crate::config::{DialOutcome, SimConfig, random_sid};
 use crate::error::Error;
+use crate::overrides::FailureKind;
 use crate::recordings::RecordingsHost;
 use crate::report::{
     CallReport, EndReason, Event, Level, Media, Notification, Purpose, REPORT_VERSION, Recording,
@@ -157,6 +158,7 @@ impl Simulator {
             answered: false,
             stop: None,
             recorders: Vec::new(),
+            clients: std::collections::HashMap::new(),
             started: Instant::now(),
         };
         call.run().await?;
@@ -221,6 +223,8 @@ struct Call<'a> {
     stop: Option<EndReason>,
     /// Running `<Start><Recording>`s.
     recorders: Vec<CallRecorder>,
+    /// Clients for `ct` connection overrides, by connect timeout.
+    clients: std::collections::HashMap<std::time::Duration, reqwest::Client>,
     /// Wall-clock start of the call.
     started: Instant,
 }
@@ -1110,7 +1114,58 @@ impl Call<'_> {
     }
 
     /// Fetches and parses a TwiML document; `None` after reporting why it cannot be used.
+    /// When it cannot, and a fallback URL is configured, Twilio requests that with the same
+    /// parameters plus `ErrorCode` and `ErrorUrl`, and executes what it returns.
     async fn document(
+        &mut self,
+        purpose: Purpose,
+        method: HttpMethod,
+        url: &str,
+        params: Vec<(String, String)>,
+    ) -> Option<Document> {
+        let fallback_params = self.config.fallback_url.is_some().then(|| params.clone());
+        let notes_before = self.report.notifications.len();
+        let doc = self.document_once(purpose, method, url, params).await;
+        if doc.is_some() || self.stop.is_some() {
+            return doc;
+        }
+        let (Some(fallback), Some(mut params)) =
+            (self.config.fallback_url.clone(), fallback_params)
+        else {
+            return None;
+        };
+        // The failure's code: the last error reported for this document.
+        let code = self.report.notifications[notes_before..]
+            .iter()
+            .rev()
+            .find(|n| n.level == Level::Error)
+            .and_then(|n| n.code)
+            .unwrap_or(TwilioCode::HttpRetrievalFailure);
+        let error_url = url.split_once('#').map_or(url, |(base, _)| base).to_owned();
+        let fallback_url = if fallback.starts_with('/') {
+            self.config.public_url.join(&fallback)
+        } else {
+            fallback
+        };
+        params.push(("ErrorCode".to_owned(), code.code().to_string()));
+        params.push(("ErrorUrl".to_owned(), error_url.clone()));
+        let method = self.config.fallback_method;
+        let doc = self
+            .document_once(Purpose::Fallback, method, &fallback_url, params)
+            .await;
+        self.report.fallbacks.push(crate::report::Fallback {
+            error_code: code.code(),
+            error_url,
+            fallback_url: fallback_url
+                .split_once('#')
+                .map_or(fallback_url.as_str(), |(b, _)| b)
+                .to_owned(),
+            recovered: doc.is_some(),
+        });
+        doc
+    }
+
+    async fn document_once(
         &mut self,
         purpose: Purpose,
         method: HttpMethod,
@@ -1192,9 +1247,47 @@ impl Call<'_> {
         url: &str,
         params: Vec<(String, String)>,
     ) -> Option<Fetched> {
+        let (target, overrides, problems) =
+            crate::overrides::parse(url, self.config.connect_timeout, self.config.http_timeout);
+        let target = target.to_owned();
+        for problem in problems {
+            // 11243 HTTP retry policy is invalid; other bad values have no code of their own
+            // here.
+            let code = problem.policy.then_some(TwilioCode::HttpRetryPolicyInvalid);
+            self.notify(Level::Warning, code, format!("{url}: {}", problem.message));
+        }
+        let client = self.client_for(overrides.connect);
         let started = Instant::now();
-        let result = self.send(method, url, &params).await;
+        let deadline = started + overrides.total;
+        let mut retries = 0u32;
+        let result = loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let timeout = overrides
+                .read
+                .min(remaining)
+                .max(std::time::Duration::from_millis(1));
+            let result = self.send(&client, method, &target, &params, timeout).await;
+            let kind = match &result {
+                Ok(f) if (200..300).contains(&f.status) => None,
+                Ok(f) if (400..500).contains(&f.status) => Some(FailureKind::Status4xx),
+                Ok(f) if f.status >= 500 => Some(FailureKind::Status5xx),
+                Ok(_) => Some(FailureKind::Other),
+                Err(failure) => Some(failure.kind),
+            };
+            match kind {
+                Some(kind)
+                    if retries < overrides.retries
+                        && overrides.policy.retries(kind)
+                        && Instant::now() < deadline =>
+                {
+                    retries += 1;
+                }
+                _ => break result.map_err(|f| (f.code, f.message)),
+            }
+        };
+        self.report.retries += retries;
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let url = target.as_str();
         let mut log = RequestLog {
             purpose,
             method: method.as_str().to_owned(),
@@ -1204,7 +1297,7 @@ impl Call<'_> {
             elapsed_ms,
             error: None,
             before_event: self.report.events.len(),
-            retries: 0,
+            retries,
         };
         let outcome = match result {
             Ok(fetched) if (200..300).contains(&fetched.status) => {
@@ -1245,18 +1338,39 @@ impl Call<'_> {
         }
     }
 
+    /// The HTTP client for a connect timeout (the configured one, or one built for a `ct`
+    /// override).
+    fn client_for(&mut self, connect: std::time::Duration) -> reqwest::Client {
+        if connect == self.config.connect_timeout {
+            return self.client.clone();
+        }
+        if let Some(client) = self.clients.get(&connect) {
+            return client.clone();
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(connect)
+            .timeout(self.config.http_timeout)
+            .build()
+            .unwrap_or_else(|_| self.client.clone());
+        self.clients.insert(connect, client.clone());
+        client
+    }
+
     async fn send(
         &self,
+        client: &reqwest::Client,
         method: HttpMethod,
         url: &str,
         params: &[(String, String)],
-    ) -> Result<Fetched, (TwilioCode, String)> {
+        timeout: std::time::Duration,
+    ) -> Result<Fetched, SendFailure> {
         let Some((public, local, proxied)) = self.local_url(url, method, params) else {
             // 11100 Invalid URL format.
-            return Err((
-                TwilioCode::InvalidUrlFormat,
-                format!("`{url}` is not an absolute http(s) URL"),
-            ));
+            return Err(SendFailure {
+                code: TwilioCode::InvalidUrlFormat,
+                message: format!("`{url}` is not an absolute http(s) URL"),
+                kind: FailureKind::Other,
+            });
         };
         let mut headers = HeaderMap::new();
         headers.insert(USER_AGENT, HeaderValue::from_static("TwilioProxy/1.1"));
@@ -1296,24 +1410,23 @@ impl Call<'_> {
                     CONTENT_TYPE,
                     HeaderValue::from_static("application/x-www-form-urlencoded"),
                 );
-                self.client.post(local).headers(headers).body(body)
+                client.post(local).headers(headers).body(body)
             }
-            _ => self.client.get(local).headers(headers),
+            _ => client.get(local).headers(headers),
         };
-        let response = request
-            .send()
-            .await
-            .map_err(|e| (classify(&e), format!("{public}: {}", describe(&e))))?;
+        let failure = |e: reqwest::Error| SendFailure {
+            code: classify(&e),
+            message: format!("{public}: {}", describe(&e)),
+            kind: failure_kind(&e),
+        };
+        let response = request.timeout(timeout).send().await.map_err(failure)?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| (classify(&e), format!("{public}: {}", describe(&e))))?;
+        let body = response.bytes().await.map_err(failure)?;
         Ok(Fetched {
             status,
             content_type,
@@ -1538,6 +1651,25 @@ fn parse_error_code(err: &kav_twiml::Error) -> TwilioCode {
 fn is_url_attribute(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     lower == "action" || lower.ends_with("url") || lower.ends_with("callback")
+}
+
+/// A request that got no usable answer.
+struct SendFailure {
+    code: TwilioCode,
+    message: String,
+    kind: FailureKind,
+}
+
+/// The retry policy's name for a transport failure.
+fn failure_kind(err: &reqwest::Error) -> FailureKind {
+    if err.is_connect() {
+        FailureKind::Connect
+    } else if err.is_builder() || err.is_redirect() {
+        FailureKind::Other
+    } else {
+        // Timeouts and broken answers: the connection was made.
+        FailureKind::Read
+    }
 }
 
 /// Classifies a transport failure as Twilio would.

@@ -25,6 +25,12 @@ enum Page {
     Twiml(&'static str),
     /// An HTTP status with an empty body.
     Status(u16),
+    /// This status for the first `n` requests, then the TwiML.
+    FailThen(u16, usize, &'static str),
+    /// The TwiML after a delay.
+    Slow(Duration, &'static str),
+    /// The n-th document for the n-th request (the last one after that).
+    Sequence(Vec<&'static str>),
     /// A WAV file.
     Wav(Vec<u8>),
     /// A recording status callback: fetches completed recordings (bare, `.wav`, `.mp3`).
@@ -111,7 +117,7 @@ async fn handler(
         path: uri.path().to_owned(),
         params: params.clone(),
     });
-    let _n = {
+    let n = {
         let mut counts = agent.counts.lock().unwrap();
         let n = counts.entry(uri.path().to_owned()).or_default();
         *n += 1;
@@ -120,6 +126,18 @@ async fn handler(
     match agent.pages.get(uri.path()).cloned() {
         Some(Page::Twiml(twiml)) => xml(twiml),
         Some(Page::Status(status)) => StatusCode::from_u16(status).unwrap().into_response(),
+        Some(Page::FailThen(status, failures, twiml)) => {
+            if n <= failures {
+                StatusCode::from_u16(status).unwrap().into_response()
+            } else {
+                xml(twiml)
+            }
+        }
+        Some(Page::Sequence(docs)) => xml(docs[(n - 1).min(docs.len() - 1)]),
+        Some(Page::Slow(delay, twiml)) => {
+            tokio::time::sleep(delay).await;
+            xml(twiml)
+        }
         Some(Page::Wav(bytes)) => ([(header::CONTENT_TYPE, "audio/wav")], bytes).into_response(),
         Some(Page::RecordingStatus) => {
             if let Some(url) = params.get("RecordingUrl")
@@ -439,4 +457,138 @@ async fn dial_without_action_goes_on_with_the_next_verb() {
         matches!(&report.events[1], Event::Say { text, .. } if text == "Sorry, nobody is there")
     );
     assert_eq!(report.ended_by, EndReason::EndOfTwiml);
+}
+
+const GOODBYE: &str = "<Response><Say>Recovered</Say><Hangup/></Response>";
+
+#[tokio::test]
+async fn fallback_url_after_a_5xx_and_after_bad_twiml() {
+    let (server, agent) = agent(vec![
+        ("/webhook/incoming_call", Page::Status(500)),
+        (
+            "/webhook/fallback",
+            Page::Twiml("<Response><Gather input=\"dtmf\" action=\"/webhook/broken\"/></Response>"),
+        ),
+        (
+            "/webhook/broken",
+            Page::Twiml("<Response><Say>unclosed</Response>"),
+        ),
+    ])
+    .await;
+    let report = Simulator::new(
+        config(&server).with_fallback_url("/webhook/fallback", kav_twiml::HttpMethod::Post),
+    )
+    .run(&CallScript::new().turn(Turn::digits("1")))
+    .await
+    .unwrap();
+    // Primary 500 -> fallback (11200); its gather action returns bad TwiML -> fallback again
+    // (12100), which answers a Gather the caller hangs up on.
+    let fallbacks = agent.params("/webhook/fallback");
+    assert_eq!(fallbacks.len(), 2, "{}", report.transcript());
+    assert_eq!(fallbacks[0]["ErrorCode"], "11200");
+    assert_eq!(
+        fallbacks[0]["ErrorUrl"],
+        "https://agent.example.com/webhook/incoming_call"
+    );
+    assert_eq!(fallbacks[0]["CallStatus"], "ringing");
+    assert_eq!(fallbacks[1]["ErrorCode"], "12100");
+    assert_eq!(
+        fallbacks[1]["ErrorUrl"],
+        "https://agent.example.com/webhook/broken"
+    );
+    assert_eq!(fallbacks[1]["Digits"], "1");
+    assert_eq!(report.fallbacks.len(), 2);
+    assert!(report.fallbacks.iter().all(|f| f.recovered));
+    assert_eq!(report.fallbacks[1].error_code, 12100);
+    assert_eq!(report.codes(), [11200, 12100]);
+    assert_eq!(report.ended_by, EndReason::CallerHangup);
+    assert!(
+        report
+            .requests
+            .iter()
+            .any(|r| r.purpose == Purpose::Fallback)
+    );
+    assert!(
+        report
+            .transcript()
+            .contains("fallback https://agent.example.com/webhook/fallback after 11200")
+    );
+}
+
+#[tokio::test]
+async fn connection_overrides_retry_and_time_out() {
+    // A closed port: refused. Twilio's default (rc=1, rp=ct) retries it once.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let redirect = "<Response><Redirect>/webhook/flaky#rc=2&amp;rp=5xx,ct</Redirect></Response>";
+    let unreachable: &'static str = Box::leak(
+        format!("<Response><Redirect>http://{closed}/x</Redirect></Response>").into_boxed_str(),
+    );
+    let (server, agent) = agent(vec![
+        ("/webhook/incoming_call", Page::Twiml(redirect)),
+        // Two 503s, then TwiML: within rc=2.
+        ("/webhook/flaky", Page::FailThen(503, 2, unreachable)),
+        (
+            "/webhook/fallback",
+            Page::Sequence(vec![
+                "<Response><Redirect>/webhook/slow#rt=200&amp;rc=0&amp;rp=sometimes</Redirect></Response>",
+                GOODBYE,
+            ]),
+        ),
+        ("/webhook/slow", Page::Slow(Duration::from_secs(3), GOODBYE)),
+    ])
+    .await;
+    let report = Simulator::new(
+        config(&server).with_fallback_url("/webhook/fallback", kav_twiml::HttpMethod::Post),
+    )
+    .run(&CallScript::new())
+    .await
+    .unwrap();
+    let transcript = report.transcript();
+    // The 503s were retried (the fragment is not sent and not signed).
+    assert_eq!(agent.params("/webhook/flaky").len(), 3, "{transcript}");
+    let flaky = report
+        .requests
+        .iter()
+        .find(|r| r.url.ends_with("/webhook/flaky"))
+        .unwrap();
+    assert_eq!((flaky.retries, flaky.status), (2, Some(200)));
+    assert_eq!(flaky.url, "https://agent.example.com/webhook/flaky");
+    // The closed port: refused twice (one default retry), then the fallback with 11205.
+    let refused = report
+        .requests
+        .iter()
+        .find(|r| r.url.contains(&closed.to_string()))
+        .unwrap();
+    assert_eq!(refused.retries, 1, "{transcript}");
+    assert_eq!(
+        refused.error.map(kav_callsim::TwilioCode::code),
+        Some(11205)
+    );
+    let fallbacks = agent.params("/webhook/fallback");
+    assert_eq!(fallbacks[0]["ErrorCode"], "11205");
+    assert_eq!(fallbacks[0]["ErrorUrl"], format!("http://{closed}/x"));
+    // rt=200 against a 3 s answer: a timeout, not retried (rc=0); the unknown policy is
+    // warning 11243; the fallback is requested again and recovers.
+    let slow = report
+        .requests
+        .iter()
+        .find(|r| r.url.ends_with("/webhook/slow"))
+        .unwrap();
+    assert_eq!(
+        (slow.retries, slow.error.map(kav_callsim::TwilioCode::code)),
+        (0, Some(11205))
+    );
+    assert_eq!(fallbacks[1]["ErrorCode"], "11205");
+    assert_eq!(
+        fallbacks[1]["ErrorUrl"],
+        "https://agent.example.com/webhook/slow"
+    );
+    assert!(report.codes().contains(&11243));
+    assert_eq!(report.retries, 3);
+    assert_eq!(report.ended_by, EndReason::AgentHangup);
+    assert!(matches!(report.events.last(), Some(Event::Hangup)));
+    assert!(transcript.contains("after 2 retries"));
 }
