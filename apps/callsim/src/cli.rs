@@ -84,7 +84,7 @@ pub struct CommonArgs {
     #[arg(long)]
     pub fallback_url: Option<String>,
     /// Wait for the length of each `<Say>`, `<Play>`, `<Pause>`, caller turn and `<Dial>`, as
-    /// on a phone (default: as fast as possible).
+    /// on a phone (default: as fast as possible); implies `--realtime` for streams.
     #[arg(long)]
     pub real_time: bool,
     /// How long a `--dial-outcome completed` call lasts, in seconds.
@@ -142,7 +142,7 @@ impl CommonArgs {
         .with_to(self.to.clone())
         .with_voice_url_path(&self.voice_url_path)?
         .with_espeak("espeak-ng", self.espeak_voice.clone())
-        .with_stream_realtime(self.realtime)
+        .with_stream_realtime(self.realtime || self.real_time)
         .with_dial_outcome(self.dial_outcome)
         .with_dial_duration(Duration::from_secs(self.dial_duration))
         .with_timeouts(

@@ -592,3 +592,31 @@ async fn connection_overrides_retry_and_time_out() {
     assert!(matches!(report.events.last(), Some(Event::Hangup)));
     assert!(transcript.contains("after 2 retries"));
 }
+
+#[tokio::test]
+async fn real_time_waits_for_say_pause_and_play() {
+    let (server, _agent) = agent(vec![
+        (
+            "/webhook/incoming_call",
+            Page::Twiml(
+                "<Response><Say>hi</Say><Pause length=\"1\"/><Play>/media/beep.wav</Play></Response>",
+            ),
+        ),
+        ("/media/beep.wav", Page::Wav(tone(300))),
+    ])
+    .await;
+    let report = Simulator::new(config(&server).with_real_time(true))
+        .run(&CallScript::new())
+        .await
+        .unwrap();
+    no_errors(&report);
+    assert!(report.real_time);
+    // Simulated start of each event: "hi" takes 130 ms, the pause 1 s, the beep 300 ms.
+    let at: Vec<u64> = report.event_times.iter().map(|t| t.at_ms).collect();
+    assert_eq!(at, [0, 130, 1130]);
+    // Sleeping guarantees a lower bound only: the call took at least as long as its audio.
+    assert!(report.wall_ms >= 1430, "{}", report.wall_ms);
+    let walls: Vec<u64> = report.event_times.iter().map(|t| t.wall_ms).collect();
+    assert!(walls[1] >= 130 && walls[2] >= 1130, "{walls:?}");
+    assert!(report.transcript().contains("real time"));
+}
