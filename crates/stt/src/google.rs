@@ -92,8 +92,7 @@ impl GoogleStt {
     ///
     /// [`Error::Config`] when `base` is not an absolute `http`/`https` URL without query.
     pub fn with_base_url(mut self, base: &str) -> Result<Self, Error> {
-        let base = http::base_url(PROVIDER, base)?;
-        self.endpoint = http::endpoint(PROVIDER, &base, "v1/speech:recognize")?;
+        self.endpoint = http::endpoint_below(PROVIDER, base, "v1/speech:recognize")?;
         Ok(self)
     }
 
@@ -199,10 +198,7 @@ impl GoogleStt {
             rate = clip.sample_rate(),
             "recognize request"
         );
-        let answer = http::send(PROVIDER, self.timeout, req).await?;
-        if !(200..300).contains(&answer.status) {
-            return Err(api_error(&answer));
-        }
+        let answer = http::exchange(PROVIDER, self.timeout, req, api_error).await?;
         parse_success(&answer, &self.language_code, clip.duration())
     }
 }
@@ -251,22 +247,9 @@ struct ErrorDetail {
 }
 
 fn api_error(answer: &Answer) -> Error {
-    let (code, message) = match serde_json::from_slice::<ErrorBody>(&answer.body) {
-        Ok(ErrorBody { error }) => (
-            error.status,
-            error
-                .message
-                .filter(|m| !m.trim().is_empty())
-                .unwrap_or_else(|| http::snippet(&answer.body)),
-        ),
-        Err(_) => (None, http::snippet(&answer.body)),
-    };
-    Error::Api {
-        provider: PROVIDER,
-        status: answer.status,
-        code,
-        message,
-        retry_after: answer.retry_after,
+    match serde_json::from_slice::<ErrorBody>(&answer.body) {
+        Ok(ErrorBody { error }) => answer.api_error(PROVIDER, error.status, error.message),
+        Err(_) => answer.api_error(PROVIDER, None, None),
     }
 }
 

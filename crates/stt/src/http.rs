@@ -16,10 +16,47 @@ pub(crate) struct Answer {
     pub(crate) body: Vec<u8>,
 }
 
+impl Answer {
+    /// [`Error::Api`] for this (non-2xx) answer with what the provider's error body said: its
+    /// `code`, and its `message` (when missing or blank, the start of the body).
+    pub(crate) fn api_error(
+        &self,
+        provider: Provider,
+        code: Option<String>,
+        message: Option<String>,
+    ) -> Error {
+        Error::Api {
+            provider,
+            status: self.status,
+            code,
+            message: message
+                .filter(|m| !m.trim().is_empty())
+                .unwrap_or_else(|| snippet(&self.body)),
+            retry_after: self.retry_after,
+        }
+    }
+}
+
+/// Sends `req` and reads the whole answer, all within `timeout`; a non-2xx answer becomes the
+/// error `api_error` makes of it.
+pub(crate) async fn exchange(
+    provider: Provider,
+    timeout: Duration,
+    req: reqwest::RequestBuilder,
+    api_error: fn(&Answer) -> Error,
+) -> Result<Answer, Error> {
+    let answer = send(provider, timeout, req).await?;
+    if (200..300).contains(&answer.status) {
+        Ok(answer)
+    } else {
+        Err(api_error(&answer))
+    }
+}
+
 /// Sends `req` and reads the whole answer, all within `timeout`.
 ///
 /// Cancel-safe: dropping the future drops the connection and touches nothing else.
-pub(crate) async fn send(
+async fn send(
     provider: Provider,
     timeout: Duration,
     req: reqwest::RequestBuilder,
@@ -107,6 +144,16 @@ pub(crate) fn base_url(provider: Provider, url: &str) -> Result<reqwest::Url, Er
         parsed.set_path(&path);
     }
     Ok(parsed)
+}
+
+/// The endpoint `path` (relative, no leading `/`) below the base URL `base` (checked as
+/// [`base_url`] does).
+pub(crate) fn endpoint_below(
+    provider: Provider,
+    base: &str,
+    path: &str,
+) -> Result<reqwest::Url, Error> {
+    endpoint(provider, &base_url(provider, base)?, path)
 }
 
 /// Joins `path` (relative, no leading `/`) below `base`.

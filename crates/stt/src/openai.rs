@@ -161,8 +161,7 @@ impl OpenAiStt {
     ///
     /// [`Error::Config`] when `base` is not an absolute `http`/`https` URL without query.
     pub fn with_base_url(mut self, base: &str) -> Result<Self, Error> {
-        let base = http::base_url(PROVIDER, base)?;
-        self.endpoint = http::endpoint(PROVIDER, &base, "audio/transcriptions")?;
+        self.endpoint = http::endpoint_below(PROVIDER, base, "audio/transcriptions")?;
         Ok(self)
     }
 
@@ -300,10 +299,7 @@ impl OpenAiStt {
             rate = clip.sample_rate(),
             "transcription request"
         );
-        let answer = http::send(PROVIDER, self.timeout, req).await?;
-        if !(200..300).contains(&answer.status) {
-            return Err(api_error(&answer));
-        }
+        let answer = http::exchange(PROVIDER, self.timeout, req, api_error).await?;
         parse_success(
             &answer,
             self.language.as_deref(),
@@ -337,7 +333,7 @@ struct ErrorDetail {
 }
 
 fn api_error(answer: &Answer) -> Error {
-    let (code, message) = match serde_json::from_slice::<ErrorBody>(&answer.body) {
+    match serde_json::from_slice::<ErrorBody>(&answer.body) {
         Ok(ErrorBody { error }) => {
             let code = match error.code {
                 Some(serde_json::Value::String(s)) => Some(s),
@@ -345,20 +341,9 @@ fn api_error(answer: &Answer) -> Error {
                 _ => None,
             }
             .or(error.kind);
-            let message = error
-                .message
-                .filter(|m| !m.trim().is_empty())
-                .unwrap_or_else(|| http::snippet(&answer.body));
-            (code, message)
+            answer.api_error(PROVIDER, code, error.message)
         }
-        Err(_) => (None, http::snippet(&answer.body)),
-    };
-    Error::Api {
-        provider: PROVIDER,
-        status: answer.status,
-        code,
-        message,
-        retry_after: answer.retry_after,
+        Err(_) => answer.api_error(PROVIDER, None, None),
     }
 }
 
