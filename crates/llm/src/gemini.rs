@@ -187,16 +187,13 @@ impl GeminiChat {
         let url = endpoint("generateContent")?;
         let mut stream_url = endpoint("streamGenerateContent")?;
         stream_url.query_pairs_mut().append_pair("alt", "sse");
-        if let Some(t) = config.temperature
-            && !(0.0..=2.0).contains(&t)
-        {
-            return Err(Error::Config(format!(
-                "Gemini temperature {t} is outside 0..=2"
-            )));
-        }
-        if config.max_output_tokens == Some(0) {
-            return Err(Error::Config("maxOutputTokens must be at least 1".into()));
-        }
+        http::check_settings(
+            P,
+            config.temperature,
+            "maxOutputTokens",
+            config.max_output_tokens,
+            &config.timeouts,
+        )?;
         if config.api_key.expose_secret().is_empty()
             || HeaderValue::from_str(config.api_key.expose_secret()).is_err()
         {
@@ -204,7 +201,6 @@ impl GeminiChat {
                 "the Gemini API key is empty or not a valid header value".into(),
             ));
         }
-        config.timeouts.validate()?;
         Ok(Self {
             client,
             url,
@@ -231,11 +227,11 @@ impl GeminiChat {
         stream: bool,
     ) -> Result<reqwest::RequestBuilder, Error> {
         let body = build_request(messages, &self.config)?;
-        let mut key = HeaderValue::from_str(self.config.api_key.expose_secret())
-            .map_err(|_| Error::Config("invalid API key characters".into()))?;
-        key.set_sensitive(true);
         let mut headers = HeaderMap::new();
-        headers.insert("x-goog-api-key", key);
+        headers.insert(
+            "x-goog-api-key",
+            http::secret_header(self.config.api_key.expose_secret())?,
+        );
         let url = if stream {
             headers.insert("accept", HeaderValue::from_static("text/event-stream"));
             &self.stream_url

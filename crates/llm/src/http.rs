@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use futures_util::stream;
+use reqwest::header::HeaderValue;
 use reqwest::{RequestBuilder, Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
@@ -112,6 +113,36 @@ impl Timeouts {
         }
         Ok(())
     }
+}
+
+/// Checks the generation settings every provider takes: a temperature in 0..=2, a token limit
+/// (named `limit_name` in the error) of at least 1, and the timeouts.
+pub(crate) fn check_settings(
+    provider: Provider,
+    temperature: Option<f32>,
+    limit_name: &str,
+    limit: Option<u32>,
+    timeouts: &Timeouts,
+) -> Result<(), Error> {
+    if let Some(t) = temperature
+        && !(0.0..=2.0).contains(&t)
+    {
+        return Err(Error::Config(format!(
+            "{provider} temperature {t} is outside 0..=2"
+        )));
+    }
+    if limit == Some(0) {
+        return Err(Error::Config(format!("{limit_name} must be at least 1")));
+    }
+    timeouts.validate()
+}
+
+/// A key (or `Bearer {key}`) as a sensitive header value, never printed by `Debug`.
+pub(crate) fn secret_header(value: &str) -> Result<HeaderValue, Error> {
+    let mut value = HeaderValue::from_str(value)
+        .map_err(|_| Error::Config("invalid API key characters".into()))?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// Builds the default client of a provider.
@@ -297,7 +328,8 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
 pub(crate) enum Step {
     /// Text to hand to the caller (may be empty: nothing to hand).
     Text(String),
-    /// The provider signalled the end of the stream; stop reading.
+    /// The provider signalled the end of the stream; stop reading (only OpenAI's `[DONE]` does).
+    #[cfg_attr(not(feature = "openai"), allow(dead_code))]
     Done,
 }
 

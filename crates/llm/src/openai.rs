@@ -276,16 +276,13 @@ impl OpenAiChat {
         if config.model.trim().is_empty() {
             return Err(Error::Config("OpenAI model must not be empty".into()));
         }
-        if let Some(t) = config.temperature
-            && !(0.0..=2.0).contains(&t)
-        {
-            return Err(Error::Config(format!(
-                "OpenAI temperature {t} is outside 0..=2"
-            )));
-        }
-        if config.max_tokens == Some(0) {
-            return Err(Error::Config("max tokens must be at least 1".into()));
-        }
+        http::check_settings(
+            P,
+            config.temperature,
+            "max tokens",
+            config.max_tokens,
+            &config.timeouts,
+        )?;
         if let Some(key) = &config.api_key
             && HeaderValue::from_str(key.expose_secret()).is_err()
         {
@@ -293,7 +290,6 @@ impl OpenAiChat {
                 "the OpenAI API key contains characters not allowed in a header".into(),
             ));
         }
-        config.timeouts.validate()?;
         Ok(Self {
             client,
             url,
@@ -345,10 +341,7 @@ impl OpenAiChat {
                 AuthStyle::Bearer => ("authorization", format!("Bearer {}", key.expose_secret())),
                 AuthStyle::ApiKeyHeader => ("api-key", key.expose_secret().to_owned()),
             };
-            let mut value = HeaderValue::from_str(&value)
-                .map_err(|_| Error::Config("invalid API key characters".into()))?;
-            value.set_sensitive(true);
-            headers.insert(name, value);
+            headers.insert(name, http::secret_header(&value)?);
         }
         if stream {
             headers.insert("accept", HeaderValue::from_static("text/event-stream"));
