@@ -442,7 +442,10 @@ impl Voice<'_> {
                 .ok()
                 .and_then(|map| map.get(text).cloned());
             if let Some(id) = known
-                && matches!(self.store.audio(&id).await, Ok(Some(_)))
+                && matches!(
+                    tokio::time::timeout(deadline, self.store.audio(&id)).await,
+                    Ok(Ok(Some(_)))
+                )
                 && let Some(play) = self.play(&id)
             {
                 return Spoken {

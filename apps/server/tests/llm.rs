@@ -380,9 +380,14 @@ async fn a_reply_with_the_end_call_marker_says_goodbye_and_hangs_up() {
     assert!(!body.contains("<Gather"), "{body}");
     let turns = state.store().turns(SID).await.unwrap();
     assert_eq!(turns[0].reply.as_deref(), Some("תודה שהתקשרתם, להתראות!"));
-    // The marker alone: the configured goodbye.
-    *fake.answer.lock().unwrap() = Some("[END_CALL]".to_owned());
-    let (_, body) = send(&state, speech("ביי")).await;
-    assert!(body.contains(state.config().goodbye_text()), "{body}");
-    assert!(body.ends_with("<Hangup/></Response>"), "{body}");
+    // The marker alone: the call ends without more words.
+    *fake.answer.lock().unwrap() = Some(" [END_CALL] ".to_owned());
+    let (status, body) = send(&state, speech("ביי")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.ends_with("<Response><Hangup/></Response>"), "{body}");
+    let turns = state.store().turns(SID).await.unwrap();
+    assert_eq!(
+        (turns[1].reply.as_deref(), turns[1].error.as_deref()),
+        (None, None)
+    );
 }

@@ -79,3 +79,43 @@ async fn call_sid_is_on_every_line() {
         assert!(!line.contains(token), "{line}");
     }
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_store_down_is_logged_and_call_status_still_answers_200() {
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let (store, _dir) = sqlite_store().await;
+    let config = Config::from_vars([("KAV_SIGNATURE_CHECK", "off")]).unwrap();
+    let state = AppState::new(config, store);
+    state.store().close().await;
+    for status in ["ringing", "completed"] {
+        let body = format!("CallSid={SID}&CallStatus={status}&SequenceNumber=0");
+        let response = app(state.clone())
+            .oneshot(
+                Request::post("/webhook/call_status")
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from(body))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), axum::http::StatusCode::OK);
+    }
+    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let lost: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("call status NOT stored: store error"))
+        .collect();
+    assert_eq!(lost.len(), 2, "{text}");
+    assert!(
+        lost.iter()
+            .all(|l| l.contains("ERROR") && l.contains(&format!("call_sid={SID}"))),
+        "{text}"
+    );
+}

@@ -167,15 +167,15 @@ fn voice<'a>(state: &'a AppState, base: &'a PublicBaseUrl) -> Voice<'a> {
     }
 }
 
-/// The goodbye and `<Hangup/>`.
-async fn goodbye(state: &AppState, base: Option<&PublicBaseUrl>) -> VoiceResponse {
+/// The goodbye and `<Hangup/>`, synthesized within `deadline` (else `<Say>`).
+async fn goodbye(
+    state: &AppState,
+    base: Option<&PublicBaseUrl>,
+    deadline: Duration,
+) -> VoiceResponse {
     let text = state.config().goodbye_text();
     let spoken = match base {
-        Some(base) => {
-            voice(state, base)
-                .speak(text, true, state.config().turn_timeout())
-                .await
-        }
+        Some(base) => voice(state, base).speak(text, true, deadline).await,
         None => return VoiceResponse::new().hangup(Hangup::new()),
     };
     spoken
@@ -188,7 +188,7 @@ pub(crate) async fn incoming_call(State(state): State<AppState>, request: Reques
     let (parts, params) = split(request).await;
     let Some(base) = public_base(&state, &parts) else {
         tracing::error!("no public base URL: set PUBLIC_BASE_URL");
-        return twiml(&goodbye(&state, None).await);
+        return twiml(&goodbye(&state, None, Duration::ZERO).await);
     };
     match super::call_status::parse_event(params) {
         Ok(event) => {
@@ -308,11 +308,8 @@ async fn answer(
     match reply {
         Ok(Ok(reply)) if !reply.text.trim().is_empty() => {
             state.metrics().observe_stage(Stage::Llm, elapsed);
-            let mut reply = state.agent().interpret(speech, reply.text.trim());
-            if reply.text.is_empty() {
-                // Only the marker: the model ends the call without words of its own.
-                reply.text = state.config().goodbye_text().to_owned();
-            }
+            // Only the marker gives an empty text: the call ends without more words.
+            let reply = state.agent().interpret(speech, reply.text.trim());
             Ok((
                 reply,
                 i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX),
@@ -351,7 +348,12 @@ async fn start_turn(
     let (Some(base), Some(sid)) = (base, call_sid(params)) else {
         tracing::warn!("turn without a valid CallSid or public URL: hanging up");
         return Err(twiml(
-            &goodbye(state, state.config().public_base_url()).await,
+            &goodbye(
+                state,
+                state.config().public_base_url(),
+                state.config().turn_timeout(),
+            )
+            .await,
         ));
     };
     let history = tokio::time::timeout(STORE_TIMEOUT, state.store().turns(&sid)).await;
@@ -405,6 +407,11 @@ async fn finish_turn(
     let remaining = config.turn_timeout().saturating_sub(started.elapsed());
     let voice = voice(state, &base);
     let response = match outcome {
+        Ok((AgentReply { text, .. }, llm_ms)) if text.is_empty() => {
+            tracing::info!("the agent ends the call without a word");
+            turn.llm_ms = Some(llm_ms);
+            VoiceResponse::new().hangup(Hangup::new())
+        }
         Ok((AgentReply { text, end_call }, llm_ms)) => {
             turn.llm_ms = Some(llm_ms);
             let spoken = voice.speak(&text, false, remaining).await;
@@ -432,7 +439,9 @@ async fn finish_turn(
             let max = usize::try_from(config.max_failed_turns()).unwrap_or(usize::MAX);
             if failed_before + 1 >= max {
                 tracing::info!(failed = failed_before + 1, "too many failed turns: goodbye");
-                goodbye(state, Some(&base)).await
+                // What is left of the turn: a slow provider never pushes the answer past
+                // Twilio's limit.
+                goodbye(state, Some(&base), remaining).await
             } else {
                 let spoken = voice.speak(config.fallback_text(), true, remaining).await;
                 listen(state, &base, spoken)
@@ -544,13 +553,11 @@ pub(crate) async fn handle_recording(State(state): State<AppState>, request: Req
         Ok(start) => start,
         Err(response) => return response,
     };
-    let heard = transcribe(
-        &state,
-        &params,
-        &mut start.turn,
-        state.config().turn_timeout(),
-    )
-    .await;
+    let remaining = state
+        .config()
+        .turn_timeout()
+        .saturating_sub(started.elapsed());
+    let heard = transcribe(&state, &params, &mut start.turn, remaining).await;
     finish_turn(&state, start, started, heard).await
 }
 
