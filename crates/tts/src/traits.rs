@@ -56,9 +56,10 @@ pub trait StreamingTextToSpeech: TextToSpeech {
     ) -> BoxFuture<'a, Result<AudioStream, Error>>;
 }
 
+/// Implements the traits for smart pointers and references by forwarding to the pointee.
 macro_rules! forward {
-    ($($ptr:ident)::+) => {
-        impl<T: TextToSpeech + ?Sized> TextToSpeech for $($ptr)::+<T> {
+    (TextToSpeech for $($ty:ty),+) => {$(
+        impl<T: TextToSpeech + ?Sized> TextToSpeech for $ty {
             fn provider(&self) -> &str {
                 (**self).provider()
             }
@@ -75,8 +76,9 @@ macro_rules! forward {
                 (**self).synthesize(request)
             }
         }
-
-        impl<T: StreamingTextToSpeech + ?Sized> StreamingTextToSpeech for $($ptr)::+<T> {
+    )+};
+    (StreamingTextToSpeech for $($ty:ty),+) => {$(
+        impl<T: StreamingTextToSpeech + ?Sized> StreamingTextToSpeech for $ty {
             fn synthesize_stream<'a>(
                 &'a self,
                 request: &'a SpeechRequest,
@@ -84,29 +86,11 @@ macro_rules! forward {
                 (**self).synthesize_stream(request)
             }
         }
-    };
+    )+};
 }
 
-forward!(Arc);
-forward!(Box);
-
-impl<T: TextToSpeech + ?Sized> TextToSpeech for &T {
-    fn provider(&self) -> &str {
-        (**self).provider()
-    }
-    fn voice_for(&self, request: &SpeechRequest) -> String {
-        (**self).voice_for(request)
-    }
-    fn settings(&self) -> String {
-        (**self).settings()
-    }
-    fn synthesize<'a>(
-        &'a self,
-        request: &'a SpeechRequest,
-    ) -> BoxFuture<'a, Result<SpeechAudio, Error>> {
-        (**self).synthesize(request)
-    }
-}
+forward!(TextToSpeech for &T, Arc<T>, Box<T>);
+forward!(StreamingTextToSpeech for Arc<T>, Box<T>);
 
 /// Collects a whole [`AudioStream`] into one [`SpeechAudio`].
 ///
