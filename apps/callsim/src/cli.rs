@@ -58,7 +58,8 @@ pub struct CommonArgs {
     /// value, to `{public-url}/webhook/call_status`.
     #[arg(long, num_args = 0..=1, default_missing_value = "/webhook/call_status")]
     pub status_callback: Option<String>,
-    /// A caller turn: a .wav file, or text (spoken with espeak-ng). Repeat for more turns.
+    /// A caller turn: a .wav file, `file.wav::what it says` (audio with its transcript, the
+    /// `SpeechResult` of a `<Gather>`), text (spoken with espeak-ng) or `digits:12#`. Repeatable.
     #[arg(long = "say")]
     pub say: Vec<String>,
     /// A file of turns (one per line: text, `wav:path`, `wav:path | text`, `digits:123`; or TOML).

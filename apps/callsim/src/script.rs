@@ -275,8 +275,19 @@ pub(crate) fn parse_turn(line: &str, base_dir: &Path) -> Result<Turn, Error> {
     Ok(Turn::text(text))
 }
 
-/// A `--say` argument: a path to an existing `.wav` file, or text.
+/// A `--say` argument: a path to an existing `.wav` file, `file.wav::what it says` (the file
+/// with its transcript), or a line of the turn format (text, `wav:…`, `digits:…`).
 pub(crate) fn say_argument(arg: &str) -> Result<Turn, Error> {
+    if let Some((file, text)) = arg.split_once("::")
+        && file.to_ascii_lowercase().ends_with(".wav")
+    {
+        let mut turn = Turn::wav_file(file.trim())?;
+        let text = text.trim().trim_matches('"').trim();
+        if !text.is_empty() {
+            turn.text = Some(text.to_owned());
+        }
+        return Ok(turn);
+    }
     let path = Path::new(arg);
     if arg.to_ascii_lowercase().ends_with(".wav") && path.is_file() {
         return Turn::wav_file(path);
@@ -333,6 +344,25 @@ mod tests {
             CallScript::parse("[[turn]]\nvoice = 1\n", &dir),
             Err(Error::InvalidScript { .. })
         ));
+    }
+
+    #[test]
+    fn say_with_transcript() {
+        let dir = std::env::temp_dir().join(format!("callsim-say-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("turn.WAV");
+        std::fs::write(&file, b"RIFF").unwrap();
+        let turn = say_argument(&format!("{}::\"to the airport\"", file.display())).unwrap();
+        assert_eq!(turn.text.as_deref(), Some("to the airport"));
+        assert_eq!(turn.audio.unwrap().wav, b"RIFF");
+        let turn = say_argument(&format!("{}::", file.display())).unwrap();
+        assert_eq!(turn.text, None);
+        assert!(matches!(
+            say_argument("missing.wav::hello"),
+            Err(Error::Read { .. })
+        ));
+        // Text with `::` that is not a WAV file stays text.
+        assert_eq!(say_argument("a::b").unwrap(), Turn::text("a::b"));
     }
 
     proptest::proptest! {

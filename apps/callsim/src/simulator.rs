@@ -1016,11 +1016,23 @@ impl Call<'_> {
             params.push(("Confidence".to_owned(), SPEECH_CONFIDENCE.to_owned()));
             got = true;
         } else if turn.audio.is_some() && inputs.contains(&GatherInput::Speech) {
+            // Twilio's speech recognizer is not available locally: the turn is heard but not
+            // recognized, which Twilio treats as no input.
+            let name = turn.audio.as_ref().map_or("", |a| a.name.as_str());
+            let outcome = if gather.action_on_empty_result == Some(true) {
+                "the action is requested without SpeechResult (actionOnEmptyResult=\"true\")"
+            } else {
+                "the <Gather> times out and the next verb runs"
+            };
             self.notify(
                 Level::Warning,
                 None,
-                "a WAV turn without text cannot be transcribed by the simulator; give its text as `wav:file | text`"
-                    .to_owned(),
+                format!(
+                    "caller audio `{name}` has no transcript and Twilio's speech recognizer is not \
+                     available locally, so nothing is recognized: as on Twilio with no speech \
+                     result, {outcome}. Give the turn its text (`--say {name}::text`, \
+                     `wav:{name} | text`, or `text` in a TOML turn) to post a SpeechResult"
+                ),
             );
         }
         let (audio_ms, samples) = match (&turn.text, &turn.audio) {

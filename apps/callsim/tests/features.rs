@@ -620,3 +620,63 @@ async fn real_time_waits_for_say_pause_and_play() {
     assert!(walls[1] >= 130 && walls[2] >= 1130, "{walls:?}");
     assert!(report.transcript().contains("real time"));
 }
+
+#[tokio::test]
+async fn wav_only_turn_in_a_speech_gather() {
+    let (server, agent) = agent(vec![
+        (
+            "/webhook/incoming_call",
+            Page::Twiml(
+                "<Response><Gather input=\"speech\" action=\"/webhook/heard\"/>\
+                 <Say>I did not catch that</Say>\
+                 <Gather input=\"speech\" action=\"/webhook/heard\" actionOnEmptyResult=\"true\"/></Response>",
+            ),
+        ),
+        ("/webhook/heard", Page::Twiml("<Response><Hangup/></Response>")),
+    ])
+    .await;
+    let script = CallScript::new()
+        .turn(Turn::wav("first.wav", tone(400)))
+        .turn(Turn::wav("second.wav", tone(400)));
+    let report = Simulator::new(config(&server)).run(&script).await.unwrap();
+    no_errors(&report);
+    // The first Gather hears nothing it can recognize: it times out, the next verb runs. The
+    // second posts its action without a SpeechResult.
+    let heard = agent.params("/webhook/heard");
+    assert_eq!(heard.len(), 1);
+    assert!(!heard[0].contains_key("SpeechResult") && !heard[0].contains_key("Confidence"));
+    assert!(
+        report
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::Say { text, .. } if text == "I did not catch that"))
+    );
+    let warnings: Vec<&str> = report
+        .notifications
+        .iter()
+        .map(|n| n.message.as_str())
+        .collect();
+    assert_eq!(warnings.len(), 2);
+    assert!(warnings[0].contains("speech recognizer") && warnings[0].contains("next verb"));
+    assert!(warnings[1].contains("without SpeechResult"));
+    assert!(warnings[0].contains("first.wav::"));
+
+    // With its transcript, the same audio gives a SpeechResult.
+    let (server, agent) = crate::agent(vec![
+        (
+            "/webhook/incoming_call",
+            Page::Twiml(
+                "<Response><Gather input=\"speech\" action=\"/webhook/heard\"/></Response>",
+            ),
+        ),
+        (
+            "/webhook/heard",
+            Page::Twiml("<Response><Hangup/></Response>"),
+        ),
+    ])
+    .await;
+    let script = CallScript::new().turn(Turn::wav("first.wav", tone(400)).with_text("a taxi"));
+    let report = Simulator::new(config(&server)).run(&script).await.unwrap();
+    assert!(report.notifications.is_empty());
+    assert_eq!(agent.params("/webhook/heard")[0]["SpeechResult"], "a taxi");
+}
