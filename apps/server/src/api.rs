@@ -10,8 +10,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::app::AppState;
-use crate::store::sms::{SmsMessage, SmsThread};
-use crate::store::{AudioId, CallQuery, CallSummary, Turn, UnixMillis};
+use crate::store::sms::{CallRecording, SmsMessage, SmsThread};
+use crate::store::transcripts::CallTranscript;
+use crate::store::{AudioId, CallQuery, CallSummary, Store, Turn, UnixMillis};
 use crate::webhooks::{admin_authorized, valid_address};
 
 /// Default page size of the call list.
@@ -284,6 +285,86 @@ pub(crate) fn media_url(reference: Option<&str>) -> Option<String> {
         .map(|id| format!("/media/{id}"))
 }
 
+/// Whether `sid` looks like a Twilio recording SID: `RE` and 32 alphanumerics.
+pub(crate) fn valid_recording_sid(sid: &str) -> bool {
+    sid.len() == 34
+        && sid.starts_with("RE")
+        && sid.bytes().skip(2).all(|b| b.is_ascii_alphanumeric())
+}
+
+/// A full-call recording of a call and its post-call transcript; either may be missing (a
+/// recording not transcribed yet, a transcript whose status event was not stored).
+#[derive(Debug)]
+pub(crate) struct FullRecording {
+    pub(crate) recording_sid: String,
+    pub(crate) recording: Option<CallRecording>,
+    pub(crate) transcript: Option<CallTranscript>,
+}
+
+impl FullRecording {
+    /// Where the page plays it (`/calls/{sid}/recordings/{RE…}`), when Twilio has it.
+    pub(crate) fn audio_url(&self, call_sid: &str) -> Option<String> {
+        self.recording
+            .as_ref()
+            .filter(|r| r.status == "completed" && r.recording_url.is_some())
+            .filter(|_| valid_call_sid(call_sid) && valid_recording_sid(&self.recording_sid))
+            .map(|_| format!("/calls/{call_sid}/recordings/{}", self.recording_sid))
+    }
+}
+
+/// A call's full-call recordings with their transcripts, in the order they started.
+pub(crate) async fn full_recordings(
+    store: &Store,
+    call_sid: &str,
+) -> Result<Vec<FullRecording>, crate::Error> {
+    let (recordings, transcripts) = tokio::try_join!(
+        store.call_recordings(call_sid),
+        store.call_transcripts(call_sid)
+    )?;
+    let mut all: Vec<FullRecording> = recordings
+        .into_iter()
+        .map(|recording| FullRecording {
+            recording_sid: recording.recording_sid.clone(),
+            recording: Some(recording),
+            transcript: None,
+        })
+        .collect();
+    for transcript in transcripts {
+        match all
+            .iter_mut()
+            .find(|r| r.recording_sid == transcript.recording_sid)
+        {
+            Some(full) => full.transcript = Some(transcript),
+            None => all.push(FullRecording {
+                recording_sid: transcript.recording_sid.clone(),
+                recording: None,
+                transcript: Some(transcript),
+            }),
+        }
+    }
+    Ok(all)
+}
+
+fn recording_json(call_sid: &str, full: &FullRecording) -> Value {
+    json!({
+        "recording_sid": full.recording_sid,
+        "status": full.recording.as_ref().map(|r| r.status.as_str()),
+        "duration": full.recording.as_ref().and_then(|r| r.duration_s),
+        "audio_url": full.audio_url(call_sid),
+        "transcript": full.transcript.as_ref().map(|t| json!({
+            "text": t.text,
+            "segments": t.segments.iter().map(|s| json!({
+                "start_ms": s.start_ms, "end_ms": s.end_ms, "text": s.text,
+            })).collect::<Vec<_>>(),
+            "language": t.language,
+            "provider": t.provider,
+            "audio_ms": t.audio_ms,
+            "stt_ms": t.stt_ms,
+            "error": t.error,
+        })),
+    })
+}
+
 fn summary_json(call: &CallSummary) -> Value {
     json!({
         "sid": call.sid,
@@ -484,11 +565,16 @@ pub(crate) async fn show(
         }
         Err(error) => return store_unavailable(&error),
     };
-    let (events, turns) = match tokio::try_join!(store.status_events(&sid), store.turns(&sid)) {
-        Ok(both) => both,
+    let (events, turns, recordings) = match tokio::try_join!(
+        store.status_events(&sid),
+        store.turns(&sid),
+        full_recordings(store, &sid)
+    ) {
+        Ok(all) => all,
         Err(error) => return store_unavailable(&error),
     };
     let mut body = summary_json(&call);
+    body["recordings"] = recordings.iter().map(|r| recording_json(&sid, r)).collect();
     body["timeline"] = events
         .iter()
         .map(|e| json!({ "status": e.status, "at": format_time(e.received_at) }))

@@ -122,6 +122,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/calls/{sid}", get(api::show))
         .route("/calls", get(pages::calls))
         .route("/calls/{sid}", get(pages::call))
+        .route(
+            "/calls/{sid}/recordings/{recording_sid}",
+            get(pages::call_recording),
+        )
         .route("/sms", get(pages::sms_threads))
         .route("/sms/{number}", get(pages::sms_thread))
         .route("/login", get(pages::login_page).post(pages::login))

@@ -18,8 +18,8 @@ use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
 use crate::api::{
-    FIRST_WORDS_CHARS, SMS_THREAD_MESSAGES, cursor, first_words, format_time, media_url,
-    parse_list_query, parse_sms_query, valid_call_sid,
+    FIRST_WORDS_CHARS, SMS_THREAD_MESSAGES, cursor, first_words, format_time, full_recordings,
+    media_url, parse_list_query, parse_sms_query, valid_call_sid, valid_recording_sid,
 };
 use crate::app::AppState;
 use crate::store::sms::SmsMessage;
@@ -393,8 +393,12 @@ pub(crate) async fn call(
         Ok(None) => return message_page(&state, StatusCode::NOT_FOUND, "No such call"),
         Err(error) => return unavailable(&error),
     };
-    let (events, turns) = match tokio::try_join!(store.status_events(&sid), store.turns(&sid)) {
-        Ok(both) => both,
+    let (events, turns, recordings) = match tokio::try_join!(
+        store.status_events(&sid),
+        store.turns(&sid),
+        full_recordings(store, &sid)
+    ) {
+        Ok(all) => all,
         Err(error) => return unavailable(&error),
     };
     let ms = |v: Option<i64>| v.map_or_else(|| "—".to_owned(), |v| format!("{v} ms"));
@@ -448,8 +452,136 @@ pub(crate) async fn call(
                 }
             }
         }
+        @if !recordings.is_empty() {
+            h2 { "Full-call recording" }
+        }
+        @for full in &recordings {
+            section.turn.recording {
+                p.muted {
+                    "Recording " (full.recording_sid)
+                    @if let Some(recording) = &full.recording {
+                        " · " (recording.status)
+                        @if let Some(d) = recording.duration_s { " · " (d) " s" }
+                    }
+                }
+                @if let Some(url) = full.audio_url(&sid) {
+                    audio controls preload="none" src=(url) {}
+                }
+                @if let Some(transcript) = &full.transcript {
+                    p.who { "Transcript" }
+                    @if let Some(said) = &transcript.text {
+                        @if transcript.segments.len() > 1 {
+                            @for segment in &transcript.segments {
+                                p dir="auto" {
+                                    span.muted { "[" (clock(segment.start_ms)) "] " }
+                                    (segment.text)
+                                }
+                            }
+                        } @else {
+                            p.transcript dir="auto" { (said) }
+                        }
+                    }
+                    @if let Some(error) = &transcript.error {
+                        p.error dir="auto" { "No transcript: " (error) }
+                    }
+                    p.muted dir="auto" {
+                        "speech-to-text " (ms(transcript.stt_ms))
+                        @if let Some(provider) = &transcript.provider { " · " (provider) }
+                        @if let Some(language) = &transcript.language { " · " (language) }
+                    }
+                } @else {
+                    p.muted { "No transcript yet." }
+                }
+            }
+        }
     };
     page(&state, StatusCode::OK, &format!("Call {sid}"), &body)
+}
+
+/// `m:ss` of a time in milliseconds.
+fn clock(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+/// How long fetching a recording from Twilio may take.
+const RECORDING_FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `GET /calls/{sid}/recordings/{recording_sid}`: a full-call recording of the call, fetched
+/// from Twilio (Basic auth, `RECORDING_HOSTS`, size cap) and passed on as WAV, for the call
+/// page's player. Admin only; 404 unless Twilio reported that recording completed for that call.
+pub(crate) async fn call_recording(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((sid, recording_sid)): Path<(String, String)>,
+) -> Response {
+    if let Some(refused) = page_refusal(&state, &headers) {
+        return refused;
+    }
+    let plain = |status: StatusCode, message: &'static str| (status, message).into_response();
+    if !valid_call_sid(&sid) || !valid_recording_sid(&recording_sid) {
+        return plain(StatusCode::BAD_REQUEST, "not a call and recording SID\n");
+    }
+    let recordings = match state.store().call_recordings(&sid).await {
+        Ok(recordings) => recordings,
+        Err(error) => {
+            tracing::error!(error = %crate::error_chain(&error), "cannot read the call's recordings");
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "store unreachable\n");
+        }
+    };
+    let Some(url) = recordings
+        .into_iter()
+        .find(|r| r.recording_sid == recording_sid && r.status == "completed")
+        .and_then(|r| r.recording_url)
+    else {
+        return plain(StatusCode::NOT_FOUND, "no such recording\n");
+    };
+    let Some(client) = state.agent().twilio() else {
+        return plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "recordings cannot be fetched: TWILIO_ACCOUNT_SID or TWILIO_AUTH_TOKEN is not set\n",
+        );
+    };
+    let fetched = tokio::time::timeout(
+        RECORDING_FETCH_TIMEOUT,
+        client.download_recording(&url, kav_twilio_rest::RecordingFormat::Wav),
+    )
+    .await;
+    let media = match fetched {
+        Ok(Ok(media)) => media,
+        Ok(Err(error)) => {
+            tracing::warn!(error = %crate::error_chain(&error), recording_sid, "cannot fetch the recording");
+            return plain(StatusCode::BAD_GATEWAY, "cannot fetch the recording\n");
+        }
+        Err(_) => {
+            tracing::warn!(recording_sid, "fetching the recording timed out");
+            return plain(
+                StatusCode::GATEWAY_TIMEOUT,
+                "fetching the recording timed out\n",
+            );
+        }
+    };
+    let content_type = media
+        .content_type
+        .as_deref()
+        .filter(|t| t.starts_with("audio/"))
+        .and_then(|t| HeaderValue::from_str(t).ok())
+        .unwrap_or(HeaderValue::from_static("audio/wav"));
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, max-age=3600"),
+            ),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        ],
+        media.bytes,
+    )
+        .into_response()
 }
 
 fn direction_label(message: &SmsMessage) -> &'static str {

@@ -245,3 +245,153 @@ async fn the_call_page_shows_the_conversation() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(body.contains("No such call"));
 }
+
+#[tokio::test]
+async fn the_call_page_plays_the_full_call_recording_and_shows_its_transcript() {
+    use common::fakes::{self, ACCOUNT, TOKEN};
+    use kav_server::store::RecordingEvent;
+    use kav_server::store::transcripts::{CallTranscript, TranscriptSegment};
+
+    const REC: &str = "RE0123456789abcdef0123456789abcdef";
+    let wav = fakes::silence_wav(1);
+    let host = fakes::recordings_host(wav.clone()).await;
+    let (state, _dir) = filled(&[
+        ("ADMIN_TOKEN", ADMIN),
+        ("TWILIO_ACCOUNT_SID", ACCOUNT),
+        ("TWILIO_AUTH_TOKEN", TOKEN),
+        ("RECORDING_HOSTS", &host.origin),
+    ])
+    .await;
+    let store = state.store();
+    let event = |status: &str, url: Option<String>| RecordingEvent {
+        recording_sid: REC.to_owned(),
+        status: status.to_owned(),
+        call_sid: Some(SID.to_owned()),
+        recording_url: url,
+        duration_s: (status == "completed").then_some(61),
+        params: Vec::new(),
+    };
+    store
+        .record_recording_event(&event("in-progress", None), T0)
+        .await
+        .unwrap();
+    // Before the recording completes there is nothing to play.
+    let (_, _, body) = get(&state, &format!("/calls/{SID}"), bearer()).await;
+    assert!(body.contains("Full-call recording") && body.contains("No transcript yet."));
+    assert!(!body.contains("/recordings/"), "{body}");
+    store
+        .record_recording_event(&event("completed", Some(host.url(REC))), T0 + 61_000)
+        .await
+        .unwrap();
+    let transcript = CallTranscript {
+        recording_sid: REC.to_owned(),
+        call_sid: Some(SID.to_owned()),
+        text: Some("שלום, אני רוצה לקבוע תור. בשמחה! לאיזה יום?".to_owned()),
+        segments: vec![
+            TranscriptSegment {
+                start_ms: 1200,
+                end_ms: 3000,
+                text: "שלום, אני רוצה לקבוע תור.".to_owned(),
+            },
+            TranscriptSegment {
+                start_ms: 64_000,
+                end_ms: 66_000,
+                text: "בשמחה! לאיזה יום?".to_owned(),
+            },
+        ],
+        language: Some("he".to_owned()),
+        provider: Some("openai".to_owned()),
+        stt_ms: Some(800),
+        ..CallTranscript::default()
+    };
+    store
+        .save_call_transcript(&transcript, T0 + 70_000)
+        .await
+        .unwrap();
+
+    let audio = format!("/calls/{SID}/recordings/{REC}");
+    let (status, _, body) = get(&state, &format!("/calls/{SID}"), bearer()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains(&format!(r#"<audio controls preload="none" src="{audio}">"#)),
+        "{body}"
+    );
+    assert!(body.contains("completed · 61 s"), "{body}");
+    assert!(
+        body.contains(r#"<span class="muted">[0:01] </span>שלום, אני רוצה לקבוע תור.</p>"#),
+        "{body}"
+    );
+    assert!(body.contains("[1:04] </span>בשמחה! לאיזה יום?"), "{body}");
+    assert!(body.contains("800 ms · openai · he"));
+
+    // The player's source: the recording fetched from Twilio with the account's credentials.
+    let (status, _, _) = get(&state, &audio, None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "admin only");
+    let response = app(state.clone())
+        .oneshot(
+            Request::get(&audio)
+                .header("authorization", format!("Bearer {ADMIN}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "audio/x-wav");
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(bytes.as_ref(), wav.as_slice());
+    assert_eq!(host.hits(), 1);
+    let other = format!("/calls/{SID}/recordings/RE{:032x}", 7);
+    assert_eq!(get(&state, &other, bearer()).await.0, StatusCode::NOT_FOUND);
+    let bad = format!("/calls/{SID}/recordings/nope");
+    assert_eq!(get(&state, &bad, bearer()).await.0, StatusCode::BAD_REQUEST);
+
+    // The same in the call's JSON.
+    let (_, _, json) = get(&state, &format!("/api/calls/{SID}"), bearer()).await;
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let recording = &json["recordings"][0];
+    assert_eq!(recording["recording_sid"], REC);
+    assert_eq!(recording["status"], "completed");
+    assert_eq!(recording["audio_url"], audio);
+    assert_eq!(
+        recording["transcript"]["segments"][1]["text"],
+        "בשמחה! לאיזה יום?"
+    );
+    assert_eq!(recording["transcript"]["provider"], "openai");
+}
+
+#[tokio::test]
+async fn the_list_shows_mode_and_context_and_links_the_sms_page() {
+    use kav_server::store::OutboundCall;
+    let (state, _dir) = filled(&[("ADMIN_TOKEN", ADMIN)]).await;
+    let call = OutboundCall {
+        sid: format!("CA{:032x}", 42),
+        status: "queued".to_owned(),
+        from: "+97231234567".to_owned(),
+        to: "+972501234567".to_owned(),
+        context_id: Some("order-42".to_owned()),
+        mode: Some("gather".to_owned()),
+    };
+    state
+        .store()
+        .record_outbound_call(&call, T0 + 100_000)
+        .await
+        .unwrap();
+    let (_, _, body) = get(&state, "/calls", bearer()).await;
+    assert!(
+        body.contains(r#"<a href="/calls" aria-current="page">Calls</a>"#),
+        "{body}"
+    );
+    assert!(body.contains(r#"<a href="/sms">SMS</a>"#));
+    assert!(body.contains("<th>Mode</th><th>Context</th>"), "{body}");
+    assert!(
+        body.contains(r#"<td dir="auto">gather</td><td dir="auto">order-42</td>"#),
+        "{body}"
+    );
+    let (_, _, page) = get(&state, &format!("/calls/{}", call.sid), bearer()).await;
+    assert!(
+        page.contains("<th>Mode</th><td dir=\"auto\">gather</td>"),
+        "{page}"
+    );
+    assert!(page.contains("<th>Context</th><td dir=\"auto\">order-42</td>"));
+}

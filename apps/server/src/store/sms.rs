@@ -5,6 +5,9 @@
 //! those sent by `POST /api/sms` (direction `outbound-api`), and delivery statuses
 //! (`POST /webhook/sms_status`). A thread is every message from (inbound) or to (outbound) one
 //! number: the *peer*.
+//!
+//! Also (for the call page, next to the post-call transcripts) [`Store::call_recordings`]:
+//! the full-call recordings Twilio reported for a call.
 
 use super::{Store, UnixMillis, with_pool};
 use crate::Error;
@@ -372,6 +375,73 @@ impl Store {
         let mut messages: Vec<SmsMessage> = rows.into_iter().map(from_row).collect();
         messages.reverse();
         Ok(messages)
+    }
+}
+
+/// A full-call recording of a call, from its `/webhook/recording_status` events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallRecording {
+    /// `RecordingSid`.
+    pub recording_sid: String,
+    /// The final status when one arrived (`completed`, `absent`, `failed`), else
+    /// `in-progress`.
+    pub status: String,
+    /// `RecordingUrl` (Twilio's, behind Basic auth), when sent.
+    pub recording_url: Option<String>,
+    /// `RecordingDuration`, seconds, when sent.
+    pub duration_s: Option<i64>,
+    /// When its first event arrived.
+    pub started_at: UnixMillis,
+}
+
+/// `recording_sid, status, recording_url, duration_s, received_at`.
+type RecordingRow = (String, String, Option<String>, Option<i64>, i64);
+
+impl Store {
+    /// The recordings Twilio reported for `call_sid`, in the order they started.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn call_recordings(&self, call_sid: &str) -> Result<Vec<CallRecording>, Error> {
+        let rows: Vec<RecordingRow> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT recording_sid, status, recording_url, duration_s, received_at \
+                     FROM recording_events WHERE call_sid = $1 \
+                     ORDER BY received_at, recording_sid",
+            )
+            .bind(call_sid)
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(Error::store("select call recordings"))?;
+        let mut recordings: Vec<CallRecording> = Vec::new();
+        for (recording_sid, status, url, duration_s, at) in rows {
+            let position = recordings
+                .iter()
+                .position(|r| r.recording_sid == recording_sid);
+            let recording = match position {
+                Some(i) => &mut recordings[i],
+                None => {
+                    recordings.push(CallRecording {
+                        recording_sid,
+                        status: status.clone(),
+                        recording_url: None,
+                        duration_s: None,
+                        started_at: at,
+                    });
+                    let last = recordings.len() - 1;
+                    &mut recordings[last]
+                }
+            };
+            if status != "in-progress" {
+                recording.status = status;
+            }
+            recording.recording_url = recording.recording_url.take().or(url);
+            recording.duration_s = duration_s.or(recording.duration_s);
+        }
+        Ok(recordings)
     }
 }
 
