@@ -463,14 +463,38 @@ fn load64(x: &[i16; 64]) -> (__m512i, __m512i) {
     }
 }
 
-/// [`store32`] for 64 codes.
+/// Byte indices for `vpermt2b` on two registers of 16-bit lanes: their low (`[0]`) and their
+/// high (`[1]`) bytes, in lane order.
+static LANE_BYTES: [[u8; 64]; 2] = {
+    let mut t = [[0u8; 64]; 2];
+    let mut i = 0;
+    while i < 64 {
+        t[0][i] = 2 * i as u8;
+        t[1][i] = 2 * i as u8 + 1;
+        i += 1;
+    }
+    t
+};
+
+/// Loads 64 bytes.
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2,avx2")]
 #[inline]
-fn store64(o: &mut [u8; 64], a: __m512i, b: __m512i, mask: __m512i) {
-    // Within each 128-bit lane `packus` gives 8 codes of `a` then 8 of `b`; the 64-bit
-    // permutation puts the 64-bit groups back in sample order.
-    let r = _mm512_xor_si512(_mm512_packus_epi16(a, b), mask);
-    let r = _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7), r);
+fn load_bytes(b: &[u8; 64]) -> __m512i {
+    // SAFETY: `b` is 64 readable bytes; `loadu` has no alignment requirement. AVX-512 F is
+    // enabled on this function.
+    unsafe { _mm512_loadu_si512(b.as_ptr().cast()) }
+}
+
+/// Stores the low bytes of the 16-bit lanes of `a` then `b` (64 codes: only their low bytes
+/// count), each xored with `0x7F` or, for negative samples (the sign bits of `xa`, `xb`),
+/// `0xFF`, and with `flip`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2,avx2")]
+#[inline]
+fn store64(o: &mut [u8; 64], (a, b): (__m512i, __m512i), (xa, xb): (__m512i, __m512i), flip: i8) {
+    let codes = _mm512_permutex2var_epi8(a, load_bytes(&LANE_BYTES[0]), b);
+    let signs = _mm512_permutex2var_epi8(xa, load_bytes(&LANE_BYTES[1]), xb);
+    let mask = _mm512_or_si512(signs, _mm512_set1_epi8(0x7F));
+    let r = _mm512_xor_si512(_mm512_xor_si512(codes, mask), _mm512_set1_epi8(flip));
     // SAFETY: `o` is 64 writable bytes; `storeu` has no alignment requirement. AVX-512 F is
     // enabled on this function.
     unsafe { _mm512_storeu_si512(o.as_mut_ptr().cast(), r) }
@@ -527,18 +551,19 @@ fn byte_tables(t: &[[u8; 128]; 2]) -> ByteTables {
     }
 }
 
-/// `(segment << 4 | step) + offset` of 32 magnitudes `y` in `0..=32767`: their high bytes
-/// index the tables (`vpermi2b` reads 7 bits of each byte of `y`; the lookups of the low bytes
-/// are shifted out), and the shift is a per-lane funnel shift (`vpshrdvw` with zeros above,
-/// which takes the count modulo 16 as it is: a plain variable shift would need a select for
-/// counts of 16 or more).
+/// `(segment << 4 | step) + offset` of 32 magnitudes `y` in `0..=32767`, in the low byte of
+/// each lane (the high bytes are left over). The high byte `h` of each `y` indexes the tables
+/// (`vpermi2b`), which puts the shift and the offset in the low byte of the lane (the high
+/// byte gets the entries for 0); the shift is a per-lane funnel shift (`vpshrdvw` with zeros
+/// above), whose count is taken modulo 16, so that the high byte does not matter (a plain
+/// variable shift would also need a select for counts of 16 or more).
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2,avx2")]
 #[inline]
 fn segment_and_step(t: &ByteTables, y: __m512i) -> __m512i {
-    let shift = _mm512_srli_epi16::<8>(_mm512_permutex2var_epi8(t.shift[0], y, t.shift[1]));
-    let offset = _mm512_srli_epi16::<8>(_mm512_permutex2var_epi8(t.offset[0], y, t.offset[1]));
-    let shifted = _mm512_shrdv_epi16(y, _mm512_setzero_si512(), shift);
-    _mm512_add_epi16(shifted, offset)
+    let h = _mm512_srli_epi16::<8>(y);
+    let shift = _mm512_permutex2var_epi8(t.shift[0], h, t.shift[1]);
+    let offset = _mm512_permutex2var_epi8(t.offset[0], h, t.offset[1]);
+    _mm512_add_epi16(_mm512_shrdv_epi16(y, _mm512_setzero_si512(), shift), offset)
 }
 
 /// [`ulaw_encode32`] on 64 samples.
@@ -553,8 +578,7 @@ fn ulaw_encode64(t: &ByteTables, x: &[i16; 64], o: &mut [u8; 64]) {
         );
         segment_and_step(t, y)
     };
-    let mask = _mm512_or_si512(_mm512_packs_epi16(xa, xb), _mm512_set1_epi8(0x7F));
-    store64(o, v(xa), v(xb), mask);
+    store64(o, (v(xa), v(xb)), (xa, xb), 0);
 }
 
 /// [`alaw_encode32`] on 64 samples.
@@ -563,9 +587,8 @@ fn ulaw_encode64(t: &ByteTables, x: &[i16; 64], o: &mut [u8; 64]) {
 fn alaw_encode64(t: &ByteTables, x: &[i16; 64], o: &mut [u8; 64]) {
     let (xa, xb) = load64(x);
     let code = |x: __m512i| segment_and_step(t, _mm512_xor_si512(x, _mm512_srai_epi16::<15>(x)));
-    let sign = _mm512_or_si512(_mm512_packs_epi16(xa, xb), _mm512_set1_epi8(0x7F));
-    let mask = _mm512_xor_si512(sign, _mm512_set1_epi8(0xAAu8 as i8));
-    store64(o, code(xa), code(xb), mask);
+    // 0x7F or 0xFF, ^ 0xAA: 0xD5 for positive samples, 0x55 for negative ones.
+    store64(o, (code(xa), code(xb)), (xa, xb), 0xAAu8 as i8);
 }
 
 /// A 256-entry decoding table as byte planes in registers: the low and the high bytes of the
