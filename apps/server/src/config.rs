@@ -1123,6 +1123,17 @@ impl Config {
         if self.admin_token.is_none() {
             w.push("ADMIN_TOKEN is not set: admin endpoints are disabled.".to_owned());
         }
+        if self.record_calls
+            && (self.stt_providers().is_empty() || self.twilio_account_sid.is_none())
+        {
+            w.push(
+                "KAV_RECORD_CALLS=true, but recordings cannot be transcribed after the call \
+                 without a speech-to-text provider (OPENAI_API_KEY or \
+                 GOOGLE_CLOUD_SERVICE_ACCOUNT_JSON) and TWILIO_ACCOUNT_SID: their jobs will \
+                 fail and be parked."
+                    .to_owned(),
+            );
+        }
         w
     }
 }
@@ -1226,6 +1237,28 @@ fn read_file(path: &Path) -> Result<BTreeMap<&'static str, String>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn full_call_recording_without_transcription_is_warned_about() {
+        let warned = |vars: &[(&str, &str)]| {
+            Config::from_vars(vars.to_vec())
+                .unwrap()
+                .warnings()
+                .iter()
+                .any(|w| w.starts_with("KAV_RECORD_CALLS=true"))
+        };
+        assert!(warned(&[("KAV_RECORD_CALLS", "true")]));
+        assert!(warned(&[
+            ("KAV_RECORD_CALLS", "true"),
+            ("OPENAI_API_KEY", "sk-1")
+        ]));
+        assert!(!warned(&[
+            ("KAV_RECORD_CALLS", "true"),
+            ("OPENAI_API_KEY", "sk-1"),
+            ("TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef")
+        ]));
+        assert!(!warned(&[]));
+    }
 
     #[test]
     fn llm_auto_follows_the_keys() {

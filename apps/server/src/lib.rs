@@ -99,6 +99,14 @@ pub fn startup_summary(config: &Config, store: &Store) -> (Vec<String>, Vec<Stri
             }
         ),
         format!("language: {}", config.language()),
+        format!(
+            "full-call recording: {}",
+            if config.record_calls() {
+                "on (KAV_RECORD_CALLS=true): transcribed after the call by the background worker"
+            } else {
+                "off"
+            }
+        ),
     ];
     (info, config.warnings())
 }

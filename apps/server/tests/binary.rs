@@ -119,6 +119,8 @@ fn starts_with_defaults_and_stops_on_sigterm() {
         "public base URL: not set",
         "TWILIO_AUTH_TOKEN is not set: webhooks will be refused (403)",
         "OPENAI_API_KEY is not set",
+        "full-call recording: off",
+        "language model: scripted responder (kav-llm's built-in rules); chosen by KAV_LLM=auto",
     ] {
         assert!(summary.contains(expected), "{expected:?} not in\n{summary}");
     }
@@ -147,5 +149,7 @@ fn starts_with_defaults_and_stops_on_sigterm() {
     }
     let rest = rest.join("\n");
     assert!(rest.contains("shutting down"), "{rest}");
-    assert!(rest.contains("stopped"), "{rest}");
+    assert!(rest.contains("background worker started"), "{rest}");
+    assert!(rest.contains("background worker stopped"), "{rest}");
+    assert!(rest.lines().any(|l| l.ends_with(" stopped")), "{rest}");
 }
