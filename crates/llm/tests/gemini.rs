@@ -425,45 +425,13 @@ async fn malformed_json_is_an_invalid_response() {
 
 #[tokio::test]
 async fn slow_answers_time_out() {
-    let slow = FakeServer::start(|_| async {
-        tokio::time::sleep(Duration::from_secs(30)).await;
-        json(StatusCode::OK, &response(&["late"], Some("STOP")))
-    })
+    common::check_timeouts(
+        model_with,
+        &messages(),
+        &response(&["late"], Some("STOP")),
+        Provider::Gemini,
+    )
     .await;
-    let timeouts = Timeouts::default().with_first_byte(Duration::from_millis(200));
-    let err = model_with(&slow, timeouts)
-        .reply(&messages())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Timeout {
-                provider: Provider::Gemini,
-                phase: TimeoutPhase::FirstByte,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-
-    let dripping =
-        FakeServer::start(|_| async { kav_testkit::dripping(Duration::from_millis(50)) }).await;
-    let timeouts = Timeouts::default().with_whole(Duration::from_millis(400));
-    let err = model_with(&dripping, timeouts)
-        .reply(&messages())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Timeout {
-                phase: TimeoutPhase::Whole,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
 }
 
 #[tokio::test]

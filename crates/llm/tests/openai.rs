@@ -463,32 +463,15 @@ async fn slow_answers_hit_the_first_byte_and_whole_timeouts() {
         )
     })
     .await;
-    // A server that never answers in time: the handler sleeps before answering.
-    let slow = FakeServer::start(|_| async {
-        tokio::time::sleep(Duration::from_secs(30)).await;
-        json(
-            StatusCode::OK,
-            &completion(json!("late"), Value::Null, "stop"),
-        )
-    })
+    // A server that never answers in time (the answer waits 30 s), and one whose body drips.
+    let (slow, first_byte, whole) = common::check_timeouts(
+        model_with,
+        &messages(),
+        &completion(json!("late"), Value::Null, "stop"),
+        Provider::OpenAi,
+    )
     .await;
-    let timeouts = Timeouts::default().with_first_byte(Duration::from_millis(200));
-    let err = model_with(&slow, timeouts)
-        .reply(&messages())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Timeout {
-                provider: Provider::OpenAi,
-                phase: TimeoutPhase::FirstByte,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    let (_, err) = collect(model_with(&slow, timeouts).reply_stream(&messages())).await;
+    let (_, err) = collect(model_with(&slow, first_byte).reply_stream(&messages())).await;
     assert!(
         matches!(
             err,
@@ -500,28 +483,9 @@ async fn slow_answers_hit_the_first_byte_and_whole_timeouts() {
         "{err:?}"
     );
 
-    // Headers arrive at once, the body drips: the whole-request timeout fires.
-    let dripping =
-        FakeServer::start(|_| async { kav_testkit::dripping(Duration::from_millis(50)) }).await;
-    let timeouts = Timeouts::default().with_whole(Duration::from_millis(400));
-    let err = model_with(&dripping, timeouts)
-        .reply(&messages())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Timeout {
-                phase: TimeoutPhase::Whole,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-
     // The fast server still works with the same settings.
     assert_eq!(
-        model_with(&server, timeouts)
+        model_with(&server, whole)
             .reply(&messages())
             .await
             .unwrap()

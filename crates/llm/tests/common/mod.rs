@@ -4,9 +4,13 @@
 
 pub mod schema;
 
+use std::time::Duration;
+
 use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use kav_llm::{ChatModel, Error, Message, Provider, TimeoutPhase, Timeouts};
+use kav_testkit::{FakeServer, Reply};
 use serde_json::Value;
 
 /// A JSON response.
@@ -22,4 +26,36 @@ pub fn json(status: StatusCode, value: &Value) -> Response {
 /// A raw response with a content type.
 pub fn raw(status: StatusCode, content_type: &'static str, body: impl Into<Body>) -> Response {
     (status, [(header::CONTENT_TYPE, content_type)], body.into()).into_response()
+}
+
+/// Checks both timeouts of the model `model_with` builds: a server answering `body` only after
+/// 30 s hits the first-byte timeout (200 ms); an answer whose headers come at once but whose
+/// body drips (a byte every 50 ms) hits the whole-request timeout (400 ms). Returns the slow
+/// server and the two timeouts.
+pub async fn check_timeouts<M: ChatModel>(
+    model_with: impl Fn(&FakeServer, Timeouts) -> M,
+    messages: &[Message],
+    body: &Value,
+    provider: Provider,
+) -> (FakeServer, Timeouts, Timeouts) {
+    let slow =
+        FakeServer::replying(Reply::json(200, body).with_delay(Duration::from_secs(30))).await;
+    let dripping =
+        FakeServer::start(|_| async { kav_testkit::dripping(Duration::from_millis(50)) }).await;
+    let first_byte = Timeouts::default().with_first_byte(Duration::from_millis(200));
+    let whole = Timeouts::default().with_whole(Duration::from_millis(400));
+    for (server, timeouts, phase) in [
+        (&slow, first_byte, TimeoutPhase::FirstByte),
+        (&dripping, whole, TimeoutPhase::Whole),
+    ] {
+        let err = model_with(server, timeouts)
+            .reply(messages)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Timeout { provider: p, phase: f, .. } if p == provider && f == phase),
+            "{phase:?}: {err:?}"
+        );
+    }
+    (slow, first_byte, whole)
 }
