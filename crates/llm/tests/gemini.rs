@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use common::{json, raw};
+use common::{collect, json, raw};
 use futures_util::StreamExt;
 use kav_llm::gemini::{GeminiChat, GeminiConfig};
-use kav_llm::{ChatModel, Error, FinishReason, Message, Provider, TimeoutPhase, Timeouts};
+use kav_llm::{ChatModel, Error, FinishReason, Message, Provider, Timeouts};
 use kav_testkit::{Ending, FakeServer, Recorded, split_at_bytes, sse};
 use serde_json::{Value, json};
 
@@ -220,21 +220,6 @@ fn sse_body(pieces: &[&str], finish: Option<&str>) -> String {
         body.push_str(&format!("data: {event}\r\n\r\n"));
     }
     body
-}
-
-async fn collect(stream: kav_llm::TokenStream<'_>) -> (String, Option<Error>) {
-    let mut text = String::new();
-    let mut stream = stream;
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(t) => text.push_str(&t),
-            Err(e) => {
-                assert!(stream.next().await.is_none(), "nothing after an error");
-                return (text, Some(e));
-            }
-        }
-    }
-    (text, None)
 }
 
 #[test]
@@ -532,19 +517,7 @@ async fn stream_errors_blocks_and_idle_timeouts() {
         )
     })
     .await;
-    let timeouts = Timeouts::default().with_idle(Duration::from_millis(300));
-    let (text, err) = collect(model_with(&server, timeouts).reply_stream(&messages())).await;
-    assert_eq!(text, "אנחנו ");
-    assert!(
-        matches!(
-            err,
-            Some(Error::Timeout {
-                phase: TimeoutPhase::Idle,
-                ..
-            })
-        ),
-        "{err:?}"
-    );
+    common::check_idle_stream_times_out(model_with, &server, &messages(), "אנחנו ").await;
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use axum::response::Response;
 use common::schema::Spec;
-use common::{json, raw};
+use common::{collect, json, raw};
 use futures_util::StreamExt;
 use kav_llm::openai::{OpenAiChat, OpenAiConfig};
 use kav_llm::{ChatModel, Error, FinishReason, Message, Provider, TimeoutPhase, Timeouts};
@@ -157,21 +157,6 @@ fn model_with(server: &FakeServer, timeouts: Timeouts) -> OpenAiChat {
             .with_timeouts(timeouts),
     )
     .unwrap()
-}
-
-async fn collect(stream: kav_llm::TokenStream<'_>) -> (String, Option<Error>) {
-    let mut text = String::new();
-    let mut stream = stream;
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(t) => text.push_str(&t),
-            Err(e) => {
-                assert!(stream.next().await.is_none(), "nothing after an error");
-                return (text, Some(e));
-            }
-        }
-    }
-    (text, None)
 }
 
 #[test]
@@ -626,19 +611,7 @@ async fn an_idle_stream_times_out() {
         )
     })
     .await;
-    let timeouts = Timeouts::default().with_idle(Duration::from_millis(300));
-    let (text, err) = collect(model_with(&server, timeouts).reply_stream(&messages())).await;
-    assert_eq!(text, "שלום");
-    assert!(
-        matches!(
-            err,
-            Some(Error::Timeout {
-                phase: TimeoutPhase::Idle,
-                ..
-            })
-        ),
-        "{err:?}"
-    );
+    common::check_idle_stream_times_out(model_with, &server, &messages(), "שלום").await;
 }
 
 #[tokio::test]

@@ -9,7 +9,8 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use kav_llm::{ChatModel, Error, Message, Provider, TimeoutPhase, Timeouts};
+use futures_util::StreamExt as _;
+use kav_llm::{ChatModel, Error, Message, Provider, TimeoutPhase, Timeouts, TokenStream};
 use kav_testkit::{FakeServer, Reply};
 use serde_json::Value;
 
@@ -58,4 +59,42 @@ pub async fn check_timeouts<M: ChatModel>(
         );
     }
     (slow, first_byte, whole)
+}
+
+/// Reads a whole token stream: the text, and the error that ended it (nothing may follow it).
+pub async fn collect(mut stream: TokenStream<'_>) -> (String, Option<Error>) {
+    let mut text = String::new();
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(t) => text.push_str(&t),
+            Err(e) => {
+                assert!(stream.next().await.is_none(), "nothing after an error");
+                return (text, Some(e));
+            }
+        }
+    }
+    (text, None)
+}
+
+/// Checks that a stream from `server`, which goes silent after sending `text`, gives that text
+/// and then ends with the idle timeout (300 ms) of the model `model_with` builds.
+pub async fn check_idle_stream_times_out<M: ChatModel>(
+    model_with: impl Fn(&FakeServer, Timeouts) -> M,
+    server: &FakeServer,
+    messages: &[Message],
+    text: &str,
+) {
+    let timeouts = Timeouts::default().with_idle(Duration::from_millis(300));
+    let (got, err) = collect(model_with(server, timeouts).reply_stream(messages)).await;
+    assert_eq!(got, text);
+    assert!(
+        matches!(
+            err,
+            Some(Error::Timeout {
+                phase: TimeoutPhase::Idle,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
 }
