@@ -394,3 +394,77 @@ async fn stopping_gives_the_running_job_back() {
     assert_eq!(outcome, Some(JobOutcome::Done { id }));
     assert!(fakes::leftover_temp_files(s.dir.path()).is_empty());
 }
+
+#[tokio::test]
+async fn a_whole_recorded_call_through_the_simulator_is_transcribed_after_it_ends() {
+    use kav_callsim::{CallScript, EndReason, SimConfig, Simulator, Turn};
+    let (openai, fake) = fakes::fake_openai(&["מה שעות הפתיחה שלכם?", "תודה, להתראות", SAID]).await;
+    let (store, dir) = sqlite_store().await;
+    // The simulator's recordings host gets a fixed address, so `RECORDING_HOSTS` can name it.
+    let recordings = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let host = RecordingsHost {
+        origin: format!("http://{recordings}"),
+        hits: std::sync::Arc::default(),
+        wav: std::sync::Arc::default(),
+    };
+    let state = state(
+        config(&openai, &host, &dir, &[("CALL_MODE", "record")]),
+        store,
+    );
+    let server = fakes::serve(app(state.clone())).await;
+    let sim = SimConfig::new(&server, BASE, SecretString::from(TOKEN.to_owned()))
+        .unwrap()
+        .with_recordings_addr(recordings)
+        .with_recordings_linger(Duration::from_secs(60))
+        .with_account_sid(ACCOUNT)
+        .unwrap()
+        .with_call_sid(SID)
+        .unwrap()
+        .with_timeouts(Duration::from_secs(30), Duration::from_secs(5));
+    let script = CallScript::new()
+        .turn(Turn::text("מה שעות הפתיחה שלכם?"))
+        .turn(Turn::text("תודה, להתראות"))
+        .stay_on_line(true);
+    let report = Simulator::new(sim).run(&script).await.unwrap();
+    assert!(!report.has_errors(), "{}", report.transcript());
+    // The scripted goodbye ended the call.
+    assert_eq!(
+        report.ended_by,
+        EndReason::AgentHangup,
+        "{}",
+        report.transcript()
+    );
+    let turns = state.store().turns(SID).await.unwrap();
+    assert_eq!(turns.len(), 2, "{turns:?}");
+    assert!(
+        turns[1]
+            .reply
+            .as_deref()
+            .unwrap()
+            .contains("Thank you for calling")
+    );
+
+    // Twilio posts the completed recording after the call: one job.
+    let queued = wait_for(|| {
+        let state = state.clone();
+        async move { !jobs(&state).await.is_empty() }
+    })
+    .await;
+    assert!(queued, "no job queued\n{}", report.transcript());
+    let outcome = Worker::new(state.clone()).run_once().await.unwrap();
+    assert!(
+        matches!(outcome, Some(JobOutcome::Done { .. })),
+        "{outcome:?}"
+    );
+    assert_eq!(jobs(&state).await.len(), 1);
+    let transcripts = state.store().call_transcripts(SID).await.unwrap();
+    assert_eq!(transcripts.len(), 1, "{transcripts:?}");
+    assert_eq!(transcripts[0].text.as_deref(), Some(SAID));
+    assert!(transcripts[0].audio_ms.unwrap() > 1000);
+    // Two turns and the whole call went through speech-to-text.
+    assert_eq!(fake.stt_calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+    assert!(fakes::leftover_temp_files(dir.path()).is_empty());
+}
