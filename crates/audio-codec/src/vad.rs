@@ -13,7 +13,10 @@
 //! each band's energy in dBFS and tracks each band's noise floor (a running mean of the frames
 //! that are not speech; follows drops fast; creeps up at 1 dB/s during speech, so a new
 //! constant noise is learned). A frame is speech when either band exceeds its floor by
-//! [`VadConfig::threshold_db`] and the frame is louder than [`VadConfig::min_level_dbfs`].
+//! [`VadConfig::threshold_db`] (1 dB less right after a speech frame, so that the quiet ends of
+//! syllables stay speech), the frame is louder than [`VadConfig::min_level_dbfs`] and it is
+//! less than 35 dB below the loudest recent speech frame (a peak that decays at 1 dB/s; this
+//! leaves out breaths, echo and faint noises between a talker's words).
 //! It costs well under a microsecond per 20 ms frame and allocates nothing: [`Vad::process`]
 //! and [`Vad::process_ulaw`] are real-time safe.
 //!
@@ -155,6 +158,10 @@ pub struct Vad {
     frames_seen: u32,
     speaking: bool,
     run: u32,
+    /// The raw decision of the previous frame.
+    last_speech: bool,
+    /// Level of the loudest recent speech frame, dBFS, decaying at 1 dB/s.
+    peak_db: f32,
 }
 
 /// Energy floor added before the logarithm (about -100 dBFS).
@@ -175,6 +182,12 @@ const FALL_WEIGHT: f32 = 0.3;
 const WARMUP_FRAMES: u32 = 10;
 /// Where the noise floors start (dBFS).
 const INITIAL_NOISE_DB: f32 = -70.0;
+/// How much lower the threshold is for a frame that follows a speech frame (dB).
+const HYSTERESIS_DB: f32 = 1.0;
+/// Frames this far below the recent speech peak are not speech (dB).
+const BELOW_PEAK_DB: f32 = 35.0;
+/// Decay of the speech peak per frame (dB): 1 dB/s.
+const PEAK_DECAY_DB: f32 = 0.02;
 
 impl Default for Vad {
     fn default() -> Self {
@@ -201,6 +214,8 @@ impl Vad {
             frames_seen: 0,
             speaking: false,
             run: 0,
+            last_speech: false,
+            peak_db: -100.0,
         }
     }
 
@@ -279,7 +294,24 @@ impl Vad {
         let cfg = self.config;
         let bands = [low, high];
         let excess = (low - self.noise_db[0]).max(high - self.noise_db[1]);
-        let speech = excess > cfg.threshold_db && level > cfg.min_level_dbfs;
+        // Hysteresis: speech continues more easily than it starts (quiet ends of syllables).
+        let threshold = if self.last_speech {
+            cfg.threshold_db - HYSTERESIS_DB
+        } else {
+            cfg.threshold_db
+        };
+        let speech = excess > threshold
+            && level > cfg.min_level_dbfs
+            && level > self.peak_db - BELOW_PEAK_DB;
+        self.peak_db = if speech {
+            level.max(self.peak_db - PEAK_DECAY_DB)
+        } else {
+            (self.peak_db - PEAK_DECAY_DB).max(-100.0)
+        };
+        if !self.peak_db.is_finite() {
+            self.peak_db = -100.0;
+        }
+        self.last_speech = speech;
         // Noise floors: a running mean (in dB) of the frames that are not speech, so that each
         // sits in the middle of the noise's frame-to-frame spread; drops below it are followed
         // fast; during speech it creeps up (1 dB/s), so a new constant noise is learned.
@@ -372,6 +404,34 @@ mod tests {
         assert!(!vad.is_speaking());
         vad.reset();
         assert!(!vad.is_speaking());
+    }
+
+    #[test]
+    fn faint_frames_right_after_loud_speech_are_not_speech() {
+        let tone = |amplitude: f32| -> Vec<i16> {
+            (0..160)
+                .map(|i| ((i as f32 * 0.7).sin() * amplitude) as i16)
+                .collect()
+        };
+        let (loud, faint, quiet) = (tone(8000.0), tone(100.0), [0i16; 160]);
+        let mut vad = Vad::default();
+        for _ in 0..20 {
+            vad.process(&quiet);
+        }
+        assert!(vad.process(&faint).speech, "faint tone after silence");
+        for _ in 0..10 {
+            assert!(vad.process(&loud).speech);
+        }
+        // About 38 dB below the loud frames: breath or echo level, not the same talker.
+        for _ in 0..5 {
+            vad.process(&faint);
+        }
+        assert!(!vad.process(&faint).speech, "faint tone after loud speech");
+        // The peak decays (1 dB/s): after 10 s of silence the faint tone counts again.
+        for _ in 0..500 {
+            vad.process(&quiet);
+        }
+        assert!(vad.process(&faint).speech, "faint tone 10 s later");
     }
 
     #[test]
