@@ -402,5 +402,54 @@ mod tests {
             Some("/webhook/call_status")
         );
         assert_eq!(args.common.script().unwrap().turns().len(), 1);
+        assert_eq!(args.common.dial_outcome, crate::DialOutcome::NoAnswer);
+        assert!(!args.common.real_time);
+    }
+
+    #[test]
+    fn parses_new_flags() {
+        let cli = Cli::try_parse_from([
+            "kav-callsim",
+            "call",
+            "--server",
+            "http://127.0.0.1:8080",
+            "--public-url",
+            "https://agent.example.com",
+            "--auth-token",
+            "T",
+            "--dial-outcome",
+            "completed",
+            "--dial-duration",
+            "42",
+            "--fallback-url",
+            "/webhook/fallback",
+            "--real-time",
+            "--recordings-linger",
+            "5",
+        ])
+        .unwrap();
+        let Command::Call(args) = cli.command else {
+            panic!("expected call");
+        };
+        assert_eq!(args.common.dial_outcome, crate::DialOutcome::Completed);
+        assert_eq!(args.common.dial_duration, 42);
+        assert_eq!(args.recordings_linger, 5);
+        let config = args.common.config().unwrap();
+        assert!(config.real_time && config.stream_realtime);
+        assert_eq!(config.fallback_url.as_deref(), Some("/webhook/fallback"));
+        assert_eq!(config.dial_duration, Duration::from_secs(42));
+        let bad = Cli::try_parse_from([
+            "kav-callsim",
+            "call",
+            "--server",
+            "http://h",
+            "--public-url",
+            "https://a.b",
+            "--auth-token",
+            "T",
+            "--dial-outcome",
+            "voicemail",
+        ]);
+        assert!(bad.is_err());
     }
 }
