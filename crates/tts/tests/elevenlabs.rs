@@ -15,7 +15,6 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use futures_util::StreamExt as _;
 use kav_testkit::{FakeServer, broken_body, slow_body};
 use kav_tts::{
     ElevenLabsTts, Error, Language, SecretString, SpeechRequest, StreamingTextToSpeech,
@@ -178,13 +177,7 @@ async fn voice_settings_rate_and_language_code() {
 #[tokio::test]
 async fn streaming_yields_chunks_as_they_come() {
     let (_server, tts, _) = start(Mode::Audio).await;
-    let mut stream = tts.synthesize_stream(&hello()).await.unwrap();
-    let mut chunks = 0;
-    let mut all = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        all.extend_from_slice(&chunk.unwrap());
-        chunks += 1;
-    }
+    let (chunks, all) = common::read_stream(&tts, &hello()).await;
     assert!(chunks > 1);
     assert_eq!(all, mulaw_second());
 }
@@ -250,28 +243,12 @@ async fn slow_cut_off_and_stalled_streams() {
     *server.mode.lock().unwrap() = Mode::CutOff;
     let err = tts.synthesize(&hello()).await.unwrap_err();
     assert!(matches!(err, Error::Interrupted { .. }), "{err:?}");
-    let items: Vec<_> = tts
-        .synthesize_stream(&hello())
-        .await
-        .unwrap()
-        .collect()
-        .await;
-    assert!(items.first().is_some_and(Result::is_ok));
-    assert!(matches!(items.last(), Some(Err(Error::Interrupted { .. }))));
+    let err = common::stream_error_after_audio(&tts, &hello()).await;
+    assert!(matches!(err, Error::Interrupted { .. }), "{err:?}");
 
     *server.mode.lock().unwrap() = Mode::Stall;
-    let items: Vec<_> = impatient
-        .synthesize_stream(&hello())
-        .await
-        .unwrap()
-        .collect()
-        .await;
-    assert!(items.first().is_some_and(Result::is_ok));
-    assert!(
-        matches!(items.last(), Some(Err(Error::Timeout { .. }))),
-        "{:?}",
-        items.last()
-    );
+    let err = common::stream_error_after_audio(&impatient, &hello()).await;
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
 }
 
 #[tokio::test]

@@ -259,13 +259,7 @@ async fn wav_format_and_model_options() {
 async fn streaming_matches_the_whole_answer() {
     let (_server, tts, _) = start(Mode::Audio).await;
     let whole = tts.synthesize(&hello()).await.unwrap();
-    let mut stream = tts.synthesize_stream(&hello()).await.unwrap();
-    let mut chunks = 0;
-    let mut all = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        all.extend_from_slice(&chunk.unwrap());
-        chunks += 1;
-    }
+    let (chunks, all) = common::read_stream(&tts, &hello()).await;
     assert!(chunks > 1, "audio arrives in several chunks");
     assert_eq!(all, whole.mulaw());
 }
@@ -366,17 +360,8 @@ async fn streams_cut_off_in_the_middle_are_errors() {
         "{err:?}"
     );
 
-    let stream = tts.synthesize_stream(&hello()).await.unwrap();
-    let items: Vec<_> = stream.collect().await;
-    assert!(
-        items.first().is_some_and(Result::is_ok),
-        "audio before the cut arrives"
-    );
-    assert!(
-        matches!(items.last(), Some(Err(Error::Interrupted { .. }))),
-        "{:?}",
-        items.last()
-    );
+    let err = common::stream_error_after_audio(&tts, &hello()).await;
+    assert!(matches!(err, Error::Interrupted { .. }), "{err:?}");
 
     *server.mode.lock().unwrap() = Mode::StallAfterFirstChunk;
     let tts = tts.with_idle_timeout(Duration::from_millis(300));
