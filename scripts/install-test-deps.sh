@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh machine, and does nothing when it is already there:
-# - Debian packages: espeak-ng (speech for test audio and the offline TTS provider), sox.
+# - Debian packages: espeak-ng (speech for test audio and the offline TTS provider), sox,
+#   chromium (the headless browser of kav-server's page tests) and fonts-dejavu-core (a font
+#   with Hebrew glyphs, so the pages' right-to-left text renders in screenshots).
 # - A Python virtual environment in .venv with the reference implementations the differential tests
 #   compare against (twilio-python, soxr, audioop), pinned in scripts/requirements-peers.txt.
 set -euo pipefail
@@ -8,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-debs=(espeak-ng sox)
+debs=(espeak-ng sox chromium fonts-dejavu-core)
 missing=()
 for pkg in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -49,6 +49,13 @@ nav.top a[aria-current]{font-weight:600;color:#222;text-decoration:none}
 .msg{background:#fff;border:1px solid #ddd;border-radius:8px;padding:.4rem .7rem;margin:.5rem 0;
 max-width:34rem}.msg.outbound{margin-inline-start:auto;background:#eef5ff;border-color:#c8daf5}
 .msg p{margin:.25rem 0;white-space:pre-wrap;overflow-wrap:anywhere}.meta{font-size:.8rem;color:#666}
+@media (max-width:40rem){table.list thead{display:none}
+table.list,table.list tbody,table.list tr{display:block}
+table.list tr{border-bottom:1px solid #ddd;padding:.3rem 0}
+table.list td{display:inline-block;border:0;padding:.1rem .5rem}
+table.list td[data-label]::before{content:attr(data-label);margin-inline-end:.3em;color:#666;
+font-size:.8rem}
+table.list td.words{display:block}}
 ";
 
 type HmacSha256 = Hmac<Sha256>;
@@ -329,7 +336,7 @@ pub(crate) async fn calls(
             button type="submit" { "Filter" }
         }
         div.scroll {
-            table {
+            table.list {
                 thead { tr {
                     th { "Date" } th { "Direction" } th { "From" } th { "To" }
                     th { "Status" } th { "Duration" } th { "Mode" } th { "Context" }
@@ -340,15 +347,15 @@ pub(crate) async fn calls(
                         tr {
                             td.nowrap { a href={ "/calls/" (call.sid) } { (display_time(call.started_at)) } }
                             td dir="auto" { (text(call.direction.as_deref())) }
-                            td.nowrap dir="auto" { (text(call.from.as_deref())) }
-                            td.nowrap dir="auto" { (text(call.to.as_deref())) }
-                            td dir="auto" { (call.status) }
-                            td.nowrap dir="auto" {
+                            td.nowrap dir="auto" data-label="From" { (text(call.from.as_deref())) }
+                            td.nowrap dir="auto" data-label="To" { (text(call.to.as_deref())) }
+                            td dir="auto" data-label="Status" { (call.status) }
+                            td.nowrap dir="auto" data-label="Duration" {
                                 @if let Some(d) = call.duration_s { (d) " s" } @else { "—" }
                             }
-                            td dir="auto" { (text(call.mode.as_deref())) }
-                            td dir="auto" { (text(call.context_id.as_deref())) }
-                            td dir="auto" {
+                            td dir="auto" data-label="Mode" { (text(call.mode.as_deref())) }
+                            td dir="auto" data-label="Context" { (text(call.context_id.as_deref())) }
+                            td.words dir="auto" {
                                 (call.first_transcript.as_deref().map_or_else(String::new, |t| first_words(t, FIRST_WORDS_CHARS)))
                             }
                         }
@@ -639,7 +646,7 @@ pub(crate) async fn sms_threads(
             button type="submit" { "Find" }
         }
         div.scroll {
-            table {
+            table.list {
                 thead { tr {
                     th { "Number" } th { "Last message" } th { "Date" } th { "Direction" }
                     th { "Status" } th { "Messages" }
@@ -653,13 +660,13 @@ pub(crate) async fn sms_threads(
                                     a href=(thread_href(&thread.number)) { (thread.number) }
                                 } @else { (thread.number) }
                             }
-                            td dir="auto" {
+                            td.words dir="auto" {
                                 (last.body.as_deref().map_or_else(String::new, |t| first_words(t, FIRST_WORDS_CHARS)))
                             }
                             td.nowrap { (display_time(last.created_at)) }
                             td { (direction_label(last)) }
-                            td dir="auto" { (text(last.status.as_deref())) }
-                            td { (thread.count) }
+                            td dir="auto" data-label="Status" { (text(last.status.as_deref())) }
+                            td data-label="Messages" { (thread.count) }
                         }
                     }
                     @if threads.is_empty() {

@@ -385,7 +385,9 @@ async fn the_list_shows_mode_and_context_and_links_the_sms_page() {
     assert!(body.contains(r#"<a href="/sms">SMS</a>"#));
     assert!(body.contains("<th>Mode</th><th>Context</th>"), "{body}");
     assert!(
-        body.contains(r#"<td dir="auto">gather</td><td dir="auto">order-42</td>"#),
+        body.contains(
+            r#"<td dir="auto" data-label="Mode">gather</td><td dir="auto" data-label="Context">order-42</td>"#
+        ),
         "{body}"
     );
     let (_, _, page) = get(&state, &format!("/calls/{}", call.sid), bearer()).await;
