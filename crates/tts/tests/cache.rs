@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use kav_tts::{
@@ -10,9 +11,21 @@ use kav_tts::{
     StreamingTextToSpeech, TextToSpeech,
 };
 
-/// Answers with the text's bytes as "audio" and counts calls; fails on "fail".
+/// Answers with the text's bytes as "audio" (after `delay`) and counts calls; fails on "fail".
+#[derive(Default)]
 struct Counting {
     calls: AtomicUsize,
+    delay: Duration,
+}
+
+impl Counting {
+    /// Takes `delay` over each call.
+    fn slow(delay: Duration) -> Self {
+        Self {
+            delay,
+            ..Self::default()
+        }
+    }
 }
 
 impl TextToSpeech for Counting {
@@ -25,6 +38,9 @@ impl TextToSpeech for Counting {
     ) -> BoxFuture<'a, Result<SpeechAudio, Error>> {
         Box::pin(async move {
             self.calls.fetch_add(1, Ordering::SeqCst);
+            if !self.delay.is_zero() {
+                tokio::time::sleep(self.delay).await;
+            }
             if request.text() == "fail" {
                 return Err(Error::Provider {
                     provider: "counting",
@@ -41,12 +57,7 @@ impl TextToSpeech for Counting {
 fn setup(name: &str) -> (PathBuf, CachedTts<Counting>) {
     let dir = std::env::temp_dir().join(format!("kav-tts-cache-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let tts = CachedTts::new(
-        Counting {
-            calls: AtomicUsize::new(0),
-        },
-        dir.join("nested"),
-    );
+    let tts = CachedTts::new(Counting::default(), dir.join("nested"));
     (dir, tts)
 }
 
@@ -63,12 +74,7 @@ async fn phrases_are_synthesized_once() {
     assert_eq!(a, b);
     assert_eq!(calls(&tts), 1);
     // A second wrapper on the same directory (e.g. after a restart) reads the same entry.
-    let again = CachedTts::new(
-        Counting {
-            calls: AtomicUsize::new(0),
-        },
-        tts.dir(),
-    );
+    let again = CachedTts::new(Counting::default(), tts.dir());
     assert_eq!(again.synthesize(&req).await.unwrap(), a);
     assert_eq!(calls(&again), 0);
     // No temporary files are left behind.
@@ -141,12 +147,7 @@ async fn errors_are_not_cached_and_unwritable_caches_still_speak() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("a-file");
     std::fs::write(&file, b"x").unwrap();
-    let broken = CachedTts::new(
-        Counting {
-            calls: AtomicUsize::new(0),
-        },
-        &file,
-    );
+    let broken = CachedTts::new(Counting::default(), &file);
     let req = SpeechRequest::new("hi").unwrap();
     assert_eq!(broken.synthesize(&req).await.unwrap().mulaw(), b"hi");
     std::fs::remove_dir_all(&dir).ok();
@@ -243,35 +244,12 @@ async fn streams_are_cached_only_when_complete() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// Slow provider: 50 ms per call, counting calls.
-struct Slow {
-    calls: AtomicUsize,
-}
-
-impl TextToSpeech for Slow {
-    fn provider(&self) -> &str {
-        "slow"
-    }
-    fn synthesize<'a>(
-        &'a self,
-        request: &'a SpeechRequest,
-    ) -> BoxFuture<'a, Result<SpeechAudio, Error>> {
-        Box::pin(async move {
-            self.calls.fetch_add(1, Ordering::SeqCst);
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            Ok(SpeechAudio::from_mulaw(request.text().as_bytes().to_vec()))
-        })
-    }
-}
-
 #[tokio::test]
 async fn concurrent_requests_for_one_phrase_make_one_call() {
     let dir = std::env::temp_dir().join(format!("kav-tts-cache-flight-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let tts = Arc::new(CachedTts::new(
-        Slow {
-            calls: AtomicUsize::new(0),
-        },
+        Counting::slow(Duration::from_millis(50)),
         &dir,
     ));
     let greeting = SpeechRequest::new("שלום וברוכים הבאים").unwrap();
@@ -299,8 +277,7 @@ async fn concurrent_requests_for_one_phrase_make_one_call() {
 
     // A caller cancelled while synthesizing does not block the next one.
     let fresh = SpeechRequest::new("cancelled first").unwrap();
-    let cancelled =
-        tokio::time::timeout(std::time::Duration::from_millis(10), tts.synthesize(&fresh)).await;
+    let cancelled = tokio::time::timeout(Duration::from_millis(10), tts.synthesize(&fresh)).await;
     assert!(cancelled.is_err());
     assert_eq!(
         tts.synthesize(&fresh).await.unwrap().mulaw(),
