@@ -101,13 +101,15 @@ pub struct Fallback {
     pub recovered: bool,
 }
 
-/// A caller turn as `<Record>` recorded it.
+/// A recording served by the recordings host: a caller turn as `<Record>` recorded it, or a
+/// whole call as `<Start><Recording>` recorded it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Recording {
     /// Its `RecordingSid`.
     pub sid: String,
-    /// The WAV served at its `RecordingUrl` (8 kHz mono PCM16).
+    /// The WAV served at its `RecordingUrl` (8 kHz PCM16; mono, or two channels for a dual
+    /// `<Start><Recording>`).
     pub wav: Vec<u8>,
 }
 

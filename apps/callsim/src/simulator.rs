@@ -65,7 +65,8 @@ impl Simulator {
 
     /// Uses this HTTP client (shared connection pool, e.g. for load runs). It should not follow
     /// redirects differently from Twilio and should have no timeout of its own shorter than the
-    /// configured ones.
+    /// configured ones. A URL with a `ct` connection override (`#ct=…`) other than the
+    /// configured connect timeout is requested with a default client built for it instead.
     #[must_use]
     pub fn with_client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
@@ -296,6 +297,17 @@ impl Call<'_> {
             // A busy signal or a failure comes back at once.
             DialOutcome::Busy | DialOutcome::Failed => 0,
         };
+        if dial
+            .record
+            .is_some_and(|r| r != kav_twiml::DialRecord::DoNotRecord)
+        {
+            self.notify(
+                Level::Warning,
+                None,
+                "<Dial record> is not simulated: no recording of the dialled call is made"
+                    .to_owned(),
+            );
+        }
         let dial_call_sid = random_sid("CA");
         let seconds = ms.div_ceil(1000);
         self.event(Event::Dial {

@@ -437,7 +437,7 @@ async fn dial_without_action_goes_on_with_the_next_verb() {
     let (server, agent) = agent(vec![(
         "/webhook/incoming_call",
         Page::Twiml(
-            "<Response><Dial timeout=\"5\"><Client>alice</Client><Sip>sip:bob@example.com</Sip></Dial>\
+            "<Response><Dial timeout=\"5\" record=\"record-from-answer\"><Client>alice</Client><Sip>sip:bob@example.com</Sip></Dial>\
              <Say>Sorry, nobody is there</Say></Response>",
         ),
     )])
@@ -457,6 +457,11 @@ async fn dial_without_action_goes_on_with_the_next_verb() {
         matches!(&report.events[1], Event::Say { text, .. } if text == "Sorry, nobody is there")
     );
     assert_eq!(report.ended_by, EndReason::EndOfTwiml);
+    assert!(
+        report.notifications[0]
+            .message
+            .contains("<Dial record> is not simulated")
+    );
 }
 
 const GOODBYE: &str = "<Response><Say>Recovered</Say><Hangup/></Response>";
