@@ -468,3 +468,50 @@ async fn a_whole_recorded_call_through_the_simulator_is_transcribed_after_it_end
     assert_eq!(fake.stt_calls.load(std::sync::atomic::Ordering::SeqCst), 3);
     assert!(fakes::leftover_temp_files(dir.path()).is_empty());
 }
+
+#[tokio::test]
+async fn a_job_whose_worker_died_is_taken_again_after_its_lease() {
+    let s = setup(&[]).await;
+    send(&s.state, recording_status("completed", &s.host.url(REC))).await;
+    let now = kav_server::store::now_millis();
+    // A worker claims the job, then dies without a word.
+    let dead = s
+        .state
+        .store()
+        .claim_job(
+            TRANSCRIBE_RECORDING,
+            "dead-worker",
+            kav_server::worker::JOB_LEASE,
+            now,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let worker = Worker::new(s.state.clone());
+    // While its lock holds, nobody else runs it.
+    assert_eq!(worker.run_once_at(now + 1000).await.unwrap(), None);
+    let expired = now + i64::try_from(kav_server::worker::JOB_LEASE.as_millis()).unwrap() + 1;
+    let outcome = worker.run_once_at(expired).await.unwrap();
+    assert_eq!(
+        outcome,
+        Some(JobOutcome::Done {
+            id: dead.id.clone()
+        })
+    );
+    let job = s.state.store().job(&dead.id).await.unwrap().unwrap();
+    assert_eq!((job.state, job.attempts), (JobState::Done, 2));
+    // The dead worker's late result is refused: its lock is gone.
+    assert!(
+        s.state
+            .store()
+            .complete_job(&dead, expired + 1)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        s.state.store().call_transcripts(SID).await.unwrap()[0]
+            .text
+            .as_deref(),
+        Some(SAID)
+    );
+}
