@@ -449,10 +449,8 @@ async fn bodies_cut_off_in_the_middle_are_typed() {
 
 #[tokio::test]
 async fn connection_refused_is_a_request_error() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    let e = client(&format!("http://{addr}/v1"))
+    let port = kav_testkit::closed_port();
+    let e = client(&format!("http://127.0.0.1:{port}/v1"))
         .transcribe(&speech_clip())
         .await
         .unwrap_err();
