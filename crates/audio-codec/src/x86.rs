@@ -316,7 +316,7 @@ fn table(t: [u8; 16]) -> __m128i {
     )
 }
 
-/// Loads 16 codes and splits them into low and high nibbles.
+/// Loads 16 codes.
 #[target_feature(enable = "avx2")]
 #[inline]
 fn load16(c: &[u8; 16]) -> __m128i {
