@@ -4,7 +4,7 @@
 //! espeak-ng replies, a full-call recording transcribed by the worker with a local fake
 //! OpenAI server).
 //!
-//! It loads `/calls`, the call's page and `/sms`, checks the DOM (the transcripts, the audio
+//! It signs in through the login form, loads `/calls`, the call's page and `/sms`, checks the DOM (the transcripts, the audio
 //! players — their sources answer 200 with audio the browser decodes —, right-to-left
 //! direction of the Hebrew text, no sideways scrolling on a phone) and saves screenshots at a
 //! desktop and a phone width (390×844) to `artifacts/browser/` at the workspace root.
@@ -501,12 +501,21 @@ async fn the_pages_in_a_headless_browser() {
     let browser = Browser::launch(&program);
     let mut cdp = Cdp::connect(&browser.ws_url).await;
     cdp.open_page().await;
-    cdp.call(
-        "Network.setExtraHTTPHeaders",
-        json!({ "headers": { "Authorization": format!("Bearer {ADMIN}") } }),
-    )
-    .await;
     let shots = artifacts();
+
+    // Signing in as an administrator does: /calls sends the browser to the form, the token
+    // sets the session cookie, and the browser lands on /calls (its players then load with
+    // the cookie).
+    cdp.navigate(&format!("{server}/calls")).await;
+    assert_eq!(cdp.eval("location.pathname").await, "/login");
+    cdp.eval(&format!(
+        "document.querySelector('input[name=token]').value = {}; \
+         document.querySelector('form').submit(); true",
+        json!(ADMIN)
+    ))
+    .await;
+    cdp.event("Page.loadEventFired").await;
+    assert_eq!(cdp.eval("location.pathname").await, "/calls");
 
     for (width, height, mobile, label) in [(1280, 900, false, "desktop"), (390, 844, true, "phone")]
     {
