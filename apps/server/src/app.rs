@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use kav_twilio_sig::{RequestValidator, SecretString};
@@ -164,7 +164,106 @@ async fn metrics(State(state): State<AppState>) -> Response {
     response
 }
 
-async fn media(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+/// The byte range a `Range` header asks of a body of `len` bytes: `Ok(None)` for the whole
+/// body (no header, or one this server does not serve partially: several ranges, another
+/// unit, a malformed value), `Err(())` when the range cannot be satisfied.
+pub(crate) fn byte_range(
+    headers: &HeaderMap,
+    len: usize,
+) -> Result<Option<std::ops::RangeInclusive<usize>>, ()> {
+    let Some(spec) = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("bytes="))
+    else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return Ok(None);
+    };
+    let number = |text: &str| text.trim().parse::<usize>().ok();
+    let range = match (first.trim().is_empty(), last.trim().is_empty()) {
+        // `bytes=-N`: the last N bytes.
+        (true, false) => match number(last) {
+            Some(0) => return Err(()),
+            Some(n) => len.saturating_sub(n)..=len.saturating_sub(1),
+            None => return Ok(None),
+        },
+        // `bytes=A-`: from A to the end.
+        (false, true) => match number(first) {
+            Some(a) => a..=len.saturating_sub(1),
+            None => return Ok(None),
+        },
+        (false, false) => match (number(first), number(last)) {
+            (Some(a), Some(b)) if a <= b => a..=b.min(len.saturating_sub(1)),
+            _ => return Ok(None),
+        },
+        (true, true) => return Ok(None),
+    };
+    if len == 0 || *range.start() >= len {
+        return Err(());
+    }
+    Ok(Some(range))
+}
+
+/// An audio answer: the whole body (200), or the single byte range the request asks for
+/// (206 with `Content-Range`, so players can seek), or 416; `Accept-Ranges: bytes` always.
+pub(crate) fn audio_response(
+    headers: &HeaderMap,
+    content_type: HeaderValue,
+    cache_control: &'static str,
+    bytes: Vec<u8>,
+) -> Response {
+    let len = bytes.len();
+    let common = [
+        (header::CONTENT_TYPE, content_type),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(cache_control),
+        ),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (header::ACCEPT_RANGES, HeaderValue::from_static("bytes")),
+    ];
+    match byte_range(headers, len) {
+        Ok(None) => (common, bytes).into_response(),
+        Ok(Some(range)) => {
+            let content_range = format!("bytes {}-{}/{len}", range.start(), range.end());
+            let part = bytes[range].to_vec();
+            (
+                StatusCode::PARTIAL_CONTENT,
+                common,
+                [(
+                    header::CONTENT_RANGE,
+                    HeaderValue::from_str(&content_range)
+                        .unwrap_or(HeaderValue::from_static("bytes */0")),
+                )],
+                part,
+            )
+                .into_response()
+        }
+        Err(()) => (
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            [(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes */{len}"))
+                    .unwrap_or(HeaderValue::from_static("bytes */0")),
+            )],
+        )
+            .into_response(),
+    }
+}
+
+async fn media(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let not_found = || (StatusCode::NOT_FOUND, "not found\n").into_response();
     let Ok(id) = id.parse::<AudioId>() else {
         return not_found();
@@ -187,19 +286,39 @@ async fn media(State(state): State<AppState>, Path(id): Path<String>) -> Respons
     };
     let content_type = HeaderValue::from_str(&file.content_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("private, max-age=3600"),
-            ),
-            (
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
+    audio_response(&headers, content_type, "private, max-age=3600", bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(value: &str, len: usize) -> Result<Option<std::ops::RangeInclusive<usize>>, ()> {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::RANGE, HeaderValue::from_str(value).unwrap());
+        byte_range(&headers, len)
+    }
+
+    #[test]
+    fn byte_ranges() {
+        assert_eq!(byte_range(&HeaderMap::new(), 10), Ok(None));
+        assert_eq!(range("bytes=0-", 10), Ok(Some(0..=9)));
+        assert_eq!(range("bytes=2-4", 10), Ok(Some(2..=4)));
+        assert_eq!(range("bytes=8-100", 10), Ok(Some(8..=9)));
+        assert_eq!(range("bytes=-3", 10), Ok(Some(7..=9)));
+        assert_eq!(range("bytes=-30", 10), Ok(Some(0..=9)));
+        assert_eq!(range("bytes=10-", 10), Err(()));
+        assert_eq!(range("bytes=-0", 10), Err(()));
+        assert_eq!(range("bytes=0-", 0), Err(()));
+        for whole in [
+            "bytes=0-1,4-5",
+            "items=0-1",
+            "bytes=4-2",
+            "bytes=x-",
+            "bytes=-",
+            "nope",
+        ] {
+            assert_eq!(range(whole, 10), Ok(None), "{whole}");
+        }
+    }
 }

@@ -574,21 +574,7 @@ pub(crate) async fn call_recording(
         .filter(|t| t.starts_with("audio/"))
         .and_then(|t| HeaderValue::from_str(t).ok())
         .unwrap_or(HeaderValue::from_static("audio/wav"));
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("private, max-age=3600"),
-            ),
-            (
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ),
-        ],
-        media.bytes,
-    )
-        .into_response()
+    crate::app::audio_response(&headers, content_type, "private, max-age=3600", media.bytes)
 }
 
 fn direction_label(message: &SmsMessage) -> &'static str {

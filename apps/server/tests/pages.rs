@@ -341,6 +341,49 @@ async fn the_call_page_plays_the_full_call_recording_and_shows_its_transcript() 
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(bytes.as_ref(), wav.as_slice());
     assert_eq!(host.hits(), 1);
+    // Players seek with byte ranges.
+    let ranged = |range: &'static str| {
+        Request::get(&audio)
+            .header("authorization", format!("Bearer {ADMIN}"))
+            .header(header::RANGE, range)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let response = app(state.clone())
+        .oneshot(ranged("bytes=0-3"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        response.headers()[header::CONTENT_RANGE],
+        format!("bytes 0-3/{}", wav.len()).as_str()
+    );
+    assert_eq!(response.headers()[header::ACCEPT_RANGES], "bytes");
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(bytes.as_ref(), b"RIFF");
+    let response = app(state.clone())
+        .oneshot(ranged("bytes=999999-"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    // The same for stored audio.
+    let id = store
+        .save_audio(b"RIFF0123456789", "audio/wav", T0)
+        .await
+        .unwrap();
+    let response = app(state.clone())
+        .oneshot(
+            Request::get(format!("/media/{id}"))
+                .header(header::RANGE, "bytes=-4")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(response.headers()[header::CONTENT_RANGE], "bytes 10-13/14");
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(bytes.as_ref(), b"6789");
     let other = format!("/calls/{SID}/recordings/RE{:032x}", 7);
     assert_eq!(get(&state, &other, bearer()).await.0, StatusCode::NOT_FOUND);
     let bad = format!("/calls/{SID}/recordings/nope");
