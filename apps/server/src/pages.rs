@@ -34,6 +34,7 @@ const SESSION_SECS: i64 = 12 * 3600;
 const STYLE: &str = "
 body{font-family:system-ui,sans-serif;margin:0;padding:.75rem;color:#222;background:#fafafa}
 h1{font-size:1.3rem;margin:.2rem 0 .8rem}h2{font-size:1.1rem;margin:1rem 0 .4rem}
+h1,h2,p,li{overflow-wrap:anywhere}
 a{color:#0550ae}.scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}
 table{border-collapse:collapse;width:100%;background:#fff;font-size:.9rem}
 th,td{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:start;vertical-align:top}

@@ -448,24 +448,30 @@ fn direction_of(text: &str) -> String {
     )
 }
 
-/// Whether the innermost element whose own text contains `text` lies within the viewport's
-/// width.
-fn visible(text: &str) -> String {
+/// Whether the innermost element whose own text contains `text` lies within the first
+/// `width` pixels (the viewport's width).
+fn visible(text: &str, width: u32) -> String {
     format!(
         r#"(() => {{
   const all = [...document.querySelectorAll('body *')]
     .filter(e => [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.includes({text})));
   if (!all.length) return null;
   const box = all[all.length - 1].getBoundingClientRect();
-  return box.width > 0 && box.left >= 0 && box.right <= window.innerWidth;
+  return box.width > 0 && box.left >= 0 && box.right <= {width};
 }})()"#,
         text = json!(text)
     )
 }
 
 /// Whether the page is no wider than the viewport (nothing scrolls sideways but the tables'
-/// own scroll boxes).
-const FITS: &str = "document.documentElement.scrollWidth <= window.innerWidth";
+/// own scroll boxes). (A phone's layout viewport may widen to fit a page that overflows, so the width the page
+/// must fit is passed in rather than read from `window.innerWidth`.)
+fn fits(width: u32) -> String {
+    format!(
+        "document.documentElement.scrollWidth <= {width} && \
+         document.documentElement.getBoundingClientRect().width <= {width}"
+    )
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pages_in_a_headless_browser() {
@@ -535,12 +541,12 @@ async fn the_pages_in_a_headless_browser() {
         assert_eq!(link, true, "{label}");
         assert_eq!(cdp.eval(&direction_of(SAID)).await, "rtl", "{label}");
         assert_eq!(
-            cdp.eval(FITS).await,
+            cdp.eval(&fits(width)).await,
             true,
             "{label}: /calls scrolls sideways"
         );
         // The first words are on screen, not in a part of the table scrolled out of view.
-        assert_eq!(cdp.eval(&visible(SAID)).await, true, "{label}");
+        assert_eq!(cdp.eval(&visible(SAID, width)).await, true, "{label}");
         cdp.screenshot(&shots.join(format!("calls-{label}.png")))
             .await;
 
@@ -573,7 +579,7 @@ async fn the_pages_in_a_headless_browser() {
         assert_eq!(cdp.eval(&direction_of(SAID)).await, "rtl", "{label}");
         assert_eq!(cdp.eval(&direction_of(ALSO_SAID)).await, "ltr", "{label}");
         assert_eq!(
-            cdp.eval(FITS).await,
+            cdp.eval(&fits(width)).await,
             true,
             "{label}: the call page scrolls sideways"
         );
@@ -609,7 +615,8 @@ async fn the_pages_in_a_headless_browser() {
             "{label}"
         );
         assert_eq!(
-            cdp.eval(&visible("שלום, אפשר לקבוע תור למחר?")).await,
+            cdp.eval(&visible("שלום, אפשר לקבוע תור למחר?", width))
+                .await,
             true,
             "{label}"
         );
@@ -621,7 +628,7 @@ async fn the_pages_in_a_headless_browser() {
             "rtl"
         );
         assert_eq!(
-            cdp.eval(FITS).await,
+            cdp.eval(&fits(width)).await,
             true,
             "{label}: the SMS page scrolls sideways"
         );
