@@ -37,10 +37,6 @@ pub(crate) fn valid_context_id(id: &str) -> bool {
 
 /// The conversation mode of a webhook's query string (`?mode=record` or `?mode=gather`, put
 /// there by `POST /api/calls`), when present and valid.
-#[allow(
-    dead_code,
-    reason = "for webhooks::conversation's incoming_call, which owns the TwiML of a call"
-)]
 pub(crate) fn query_mode(query: Option<&str>) -> Option<CallMode> {
     url::form_urlencoded::parse(query?.as_bytes())
         .find(|(k, _)| k == "mode")

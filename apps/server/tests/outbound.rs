@@ -581,3 +581,61 @@ async fn recorded_calls_and_the_default_mode() {
     assert_eq!(list["calls"][0]["context_id"], "c-9");
     assert_eq!(list["calls"][0]["direction"], "outbound-api");
 }
+
+#[tokio::test]
+async fn an_outbound_call_runs_in_the_mode_of_its_url() {
+    // CALL_MODE=record for the server; this call asked for gather.
+    let (state, _dir) = state_with(&[
+        ("TWILIO_AUTH_TOKEN", TOKEN),
+        ("PUBLIC_BASE_URL", BASE),
+        ("CALL_MODE", "record"),
+        ("OPENAI_API_KEY", "sk-test"),
+        ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1"),
+        ("KAV_LLM", "scripted"),
+        ("KAV_TTS", "off"),
+    ])
+    .await;
+    let sid = "CA0000000000000000000000000000cafe";
+    let params = [
+        ("AccountSid", ACCOUNT),
+        ("CallSid", sid),
+        ("CallStatus", "in-progress"),
+        ("From", OURS),
+        ("To", "+972501234567"),
+        ("Direction", "outbound-api"),
+    ];
+    let twiml = async |request: Request<Body>| {
+        let response = app(state.clone()).oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    };
+    let greeting = twiml(signed_post(
+        "/webhook/incoming_call?context_id=c-2&mode=gather",
+        &params,
+    ))
+    .await;
+    assert!(
+        greeting.contains("<Gather") && !greeting.contains("<Record"),
+        "{greeting}"
+    );
+    // The next turn goes on gathering.
+    let turn = twiml(signed_post(
+        "/webhook/gather",
+        &[("CallSid", sid), ("SpeechResult", "מה שעות הפתיחה שלכם?")],
+    ))
+    .await;
+    assert!(
+        turn.contains("<Gather") && !turn.contains("<Record"),
+        "{turn}"
+    );
+    // Without a mode in the URL, the server's CALL_MODE.
+    let greeting = twiml(signed_post("/webhook/incoming_call", &params)).await;
+    assert!(
+        greeting.contains("<Record") && !greeting.contains("<Gather"),
+        "{greeting}"
+    );
+    // A mode that is not record or gather is ignored.
+    let greeting = twiml(signed_post("/webhook/incoming_call?mode=stream", &params)).await;
+    assert!(greeting.contains("<Record"), "{greeting}");
+}

@@ -89,10 +89,10 @@ async fn split(request: Request) -> (axum::http::request::Parts, Vec<(String, St
     (parts, params)
 }
 
-/// `spoken`, then listening for the caller the way `CALL_MODE` says: a speech `<Gather>`
-/// around it, or `<Record>` after it.
-fn listen(state: &AppState, base: &PublicBaseUrl, spoken: Spoken) -> VoiceResponse {
-    listen_after(state, base, spoken, VoiceResponse::new())
+/// `spoken`, then listening for the caller the way `mode` says: a speech `<Gather>` around
+/// it, or `<Record>` after it.
+fn listen(state: &AppState, base: &PublicBaseUrl, spoken: Spoken, mode: CallMode) -> VoiceResponse {
+    listen_after(state, base, spoken, VoiceResponse::new(), mode)
 }
 
 /// [`listen`], appended to `response`.
@@ -101,8 +101,9 @@ fn listen_after(
     base: &PublicBaseUrl,
     spoken: Spoken,
     response: VoiceResponse,
+    mode: CallMode,
 ) -> VoiceResponse {
-    match state.config().call_mode() {
+    match mode {
         CallMode::Record => record(base, spoken, response),
         _ => gather(state, base, spoken, response),
     }
@@ -208,12 +209,14 @@ pub(crate) async fn incoming_call(State(state): State<AppState>, request: Reques
         }
         Err(reason) => tracing::warn!(%reason, "incoming call not stored"),
     }
-    twiml(&greeting(&state, &base).await)
+    // An outbound call's mode (`POST /api/calls`) rides in the signed URL; else CALL_MODE.
+    let mode = crate::outbound::query_mode(parts.uri.query()).unwrap_or(state.config().call_mode());
+    twiml(&greeting(&state, &base, mode).await)
 }
 
 /// The greeting, then listening (what `incoming_call` answers); with `KAV_RECORD_CALLS=true`
 /// the whole call's recording starts first.
-async fn greeting(state: &AppState, base: &PublicBaseUrl) -> VoiceResponse {
+async fn greeting(state: &AppState, base: &PublicBaseUrl, mode: CallMode) -> VoiceResponse {
     let spoken = voice(state, base)
         .speak(
             state.config().greeting_text(),
@@ -227,7 +230,7 @@ async fn greeting(state: &AppState, base: &PublicBaseUrl) -> VoiceResponse {
     {
         response = response.start(start);
     }
-    listen_after(state, base, spoken, response)
+    listen_after(state, base, spoken, response, mode)
 }
 
 /// Whether `headers` carry `Authorization: Bearer {ADMIN_TOKEN}` (compared in constant time
@@ -271,7 +274,7 @@ pub(crate) async fn preview(State(state): State<AppState>, request: Request) -> 
     let Some(base) = public_base(&state, &parts) else {
         return (StatusCode::SERVICE_UNAVAILABLE, "no public base URL\n").into_response();
     };
-    twiml(&greeting(&state, &base).await)
+    twiml(&greeting(&state, &base, state.config().call_mode()).await)
 }
 
 /// The system prompt sent to the model: `KAV_SYSTEM_PROMPT` and how to end the call.
@@ -388,6 +391,7 @@ async fn finish_turn(
     start: TurnStart,
     started: Instant,
     outcome: Result<String, String>,
+    mode: CallMode,
 ) -> Response {
     let TurnStart {
         base,
@@ -425,7 +429,7 @@ async fn finish_turn(
                     .into_response(VoiceResponse::new())
                     .hangup(Hangup::new())
             } else {
-                listen(state, &base, spoken)
+                listen(state, &base, spoken, mode)
             }
         }
         Err(error) => {
@@ -444,7 +448,7 @@ async fn finish_turn(
                 goodbye(state, Some(&base), remaining).await
             } else {
                 let spoken = voice.speak(config.fallback_text(), true, remaining).await;
-                listen(state, &base, spoken)
+                listen(state, &base, spoken, mode)
             }
         }
     };
@@ -470,7 +474,7 @@ pub(crate) async fn gather_result(State(state): State<AppState>, request: Reques
         Err(response) => return response,
     };
     let speech = param(&params, "SpeechResult").ok_or_else(|| "no speech".to_owned());
-    finish_turn(&state, start, started, speech).await
+    finish_turn(&state, start, started, speech, CallMode::Gather).await
 }
 
 /// `RE` + 32 alphanumerics.
@@ -558,7 +562,7 @@ pub(crate) async fn handle_recording(State(state): State<AppState>, request: Req
         .turn_timeout()
         .saturating_sub(started.elapsed());
     let heard = transcribe(&state, &params, &mut start.turn, remaining).await;
-    finish_turn(&state, start, started, heard).await
+    finish_turn(&state, start, started, heard, CallMode::Record).await
 }
 
 /// The recording Twilio posts when the caller hangs up during `<Record>`: what they said last
