@@ -371,6 +371,7 @@ async fn served_after_a_call(dir: &TempDir) -> (String, AppState) {
         .unwrap()
         .with_recordings_addr(recordings)
         .with_recordings_linger(Duration::from_secs(600))
+        .with_status_callback("/webhook/call_status")
         .with_timeouts(Duration::from_secs(60), Duration::from_secs(5));
     let script = CallScript::new()
         .turn(Turn::text(SAID))
@@ -562,6 +563,9 @@ async fn the_pages_in_a_headless_browser() {
             "Full-call recording",
             "Transcript",
             "completed",
+            // The status timeline of a whole call, and the mode it was answered in.
+            "in-progress",
+            "gather",
         ] {
             assert!(
                 text.contains(expected),

@@ -96,10 +96,9 @@ async fn incoming_call_greets_inside_a_speech_gather() {
     // Stored once, even when Twilio retries.
     assert_eq!(send(&state, incoming()).await.0, StatusCode::OK);
     assert_eq!(state.store().status_event_count(SID).await.unwrap(), 1);
-    assert_eq!(
-        state.store().call(SID).await.unwrap().unwrap().status,
-        "ringing"
-    );
+    let call = state.store().call(SID).await.unwrap().unwrap();
+    assert_eq!(call.status, "ringing");
+    assert_eq!(call.mode.as_deref(), Some("gather"));
 }
 
 #[tokio::test]

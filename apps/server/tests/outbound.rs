@@ -353,7 +353,11 @@ async fn webhooks_store_the_context_id_of_their_query() {
     assert_eq!(response.status(), StatusCode::OK);
     let call = state.store().call(sid).await.unwrap().unwrap();
     assert_eq!(call.context_id.as_deref(), Some("c-1"));
-    assert_eq!(call.mode, None);
+    // No mode in the URL: the call is answered, and stored, in the server's CALL_MODE.
+    assert_eq!(
+        call.mode.as_deref(),
+        Some(state.config().call_mode().as_str())
+    );
 }
 
 #[tokio::test]
@@ -619,6 +623,9 @@ async fn an_outbound_call_runs_in_the_mode_of_its_url() {
         greeting.contains("<Gather") && !greeting.contains("<Record"),
         "{greeting}"
     );
+    let stored = state.store().call(sid).await.unwrap().unwrap();
+    assert_eq!(stored.mode.as_deref(), Some("gather"));
+    assert_eq!(stored.context_id.as_deref(), Some("c-2"));
     // The next turn goes on gathering.
     let turn = twiml(signed_post(
         "/webhook/gather",

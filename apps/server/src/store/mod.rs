@@ -567,15 +567,34 @@ impl Store {
     ///
     /// [`Error::Store`].
     pub async fn set_call_context(&self, sid: &str, context_id: &str) -> Result<(), Error> {
+        self.annotate_call(sid, Some(context_id), None).await
+    }
+
+    /// Sets a call's context id and the mode it is answered in, each only where none is stored
+    /// yet (the first answer wins; `None` leaves the column as it is).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn annotate_call(
+        &self,
+        sid: &str,
+        context_id: Option<&str>,
+        mode: Option<&str>,
+    ) -> Result<(), Error> {
         with_pool!(self, |pool| {
-            sqlx::query("UPDATE calls SET context_id = COALESCE(context_id, $2) WHERE sid = $1")
-                .bind(sid)
-                .bind(context_id)
-                .execute(pool)
-                .await
-                .map(|_| ())
+            sqlx::query(
+                "UPDATE calls SET context_id = COALESCE(context_id, $2), \
+                 mode = COALESCE(mode, $3) WHERE sid = $1",
+            )
+            .bind(sid)
+            .bind(context_id)
+            .bind(mode)
+            .execute(pool)
+            .await
+            .map(|_| ())
         })
-        .map_err(Error::store("set call context"))?;
+        .map_err(Error::store("annotate call"))?;
         Ok(())
     }
 

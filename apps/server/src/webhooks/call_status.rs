@@ -7,6 +7,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 
 use crate::app::AppState;
+use crate::config::CallMode;
 use crate::store::{CALL_STATUSES, CallStatusEvent, now_millis};
 
 /// How long the store may take before the event is given up (Twilio waits 15 s at most).
@@ -87,27 +88,37 @@ pub(crate) async fn handle(
             "call status NOT stored: the store did not answer in time"
         ),
     }
-    store_context(&state, &event.call_sid, query.as_deref()).await;
+    store_context(&state, &event.call_sid, query.as_deref(), None).await;
     StatusCode::OK
 }
 
 /// Stores the webhook's `?context_id=` on the call (set by `POST /api/calls`), if present.
-pub(crate) async fn store_context(state: &AppState, call_sid: &str, query: Option<&str>) {
-    let Some(context_id) = crate::outbound::query_context_id(query) else {
+pub(crate) async fn store_context(
+    state: &AppState,
+    call_sid: &str,
+    query: Option<&str>,
+    mode: Option<CallMode>,
+) {
+    let context_id = crate::outbound::query_context_id(query);
+    if context_id.is_none() && mode.is_none() {
         return;
-    };
+    }
     let stored = tokio::time::timeout(
         STORE_TIMEOUT,
-        state.store().set_call_context(call_sid, &context_id),
+        state
+            .store()
+            .annotate_call(call_sid, context_id.as_deref(), mode.map(CallMode::as_str)),
     )
     .await;
     match stored {
         Ok(Ok(())) => {}
         Ok(Err(error)) => tracing::error!(
             error = %crate::error_chain(&error),
-            "call context NOT stored: store error"
+            "call context and mode NOT stored: store error"
         ),
-        Err(_) => tracing::error!("call context NOT stored: the store did not answer in time"),
+        Err(_) => {
+            tracing::error!("call context and mode NOT stored: the store did not answer in time");
+        }
     }
 }
 

@@ -191,6 +191,8 @@ pub(crate) async fn incoming_call(State(state): State<AppState>, request: Reques
         tracing::error!("no public base URL: set PUBLIC_BASE_URL");
         return twiml(&goodbye(&state, None, Duration::ZERO).await);
     };
+    // An outbound call's mode (`POST /api/calls`) rides in the signed URL; else CALL_MODE.
+    let mode = crate::outbound::query_mode(parts.uri.query()).unwrap_or(state.config().call_mode());
     match super::call_status::parse_event(params) {
         Ok(event) => {
             let stored = tokio::time::timeout(
@@ -205,12 +207,16 @@ pub(crate) async fn incoming_call(State(state): State<AppState>, request: Reques
                 }
                 Err(_) => tracing::error!("call NOT stored: the store did not answer in time"),
             }
-            super::call_status::store_context(&state, &event.call_sid, parts.uri.query()).await;
+            super::call_status::store_context(
+                &state,
+                &event.call_sid,
+                parts.uri.query(),
+                Some(mode),
+            )
+            .await;
         }
         Err(reason) => tracing::warn!(%reason, "incoming call not stored"),
     }
-    // An outbound call's mode (`POST /api/calls`) rides in the signed URL; else CALL_MODE.
-    let mode = crate::outbound::query_mode(parts.uri.query()).unwrap_or(state.config().call_mode());
     twiml(&greeting(&state, &base, mode).await)
 }
 
