@@ -50,6 +50,8 @@ const ATTENUATION_DB: f64 = 75.0;
 const PASSBAND: f64 = 0.85;
 /// Taps of each polyphase branch are padded to a multiple of this (for the vectorized dot).
 const LANES: usize = 16;
+/// Input samples copied into the history buffer at a time.
+const BLOCK: usize = 256;
 
 /// A streaming mono resampler; see the [module documentation](self).
 #[derive(Debug, Clone)]
@@ -67,10 +69,10 @@ pub struct Resampler {
     bank: Vec<i16>,
     /// `2^40 / scale`, rounded: an accumulator times this, shifted right by 40, is a sample.
     inv_scale: i64,
-    /// History ring of `taps` samples, stored twice so the newest `taps` are contiguous.
-    ring: Vec<i16>,
-    /// Where the next input sample is written in `ring`.
-    write: usize,
+    /// History: the last `taps` input samples (oldest first), then room for a block of up to
+    /// `BLOCK` new ones. Copying a block in, then computing its outputs from windows of the
+    /// buffer, keeps stores and the vector loads of the same samples apart.
+    buf: Vec<i16>,
     /// Branch of the next output sample.
     phase: usize,
     /// Input samples still to be pushed before the next output sample can be computed.
@@ -170,8 +172,7 @@ impl Resampler {
             taps,
             bank,
             inv_scale,
-            ring: vec![0; 2 * taps],
-            write: 0,
+            buf: vec![0; taps + BLOCK],
             phase: 0,
             pending: 1,
             delay,
@@ -203,8 +204,7 @@ impl Resampler {
 
     /// Forgets all history, as if newly built (allocation-free).
     pub fn reset(&mut self) {
-        self.ring.fill(0);
-        self.write = 0;
+        self.buf.fill(0);
         self.phase = 0;
         self.pending = 1;
         self.total_in = 0;
@@ -226,15 +226,25 @@ impl Resampler {
     pub fn process_into(&mut self, input: &[i16], out: &mut [i16]) -> (usize, usize) {
         let mut written = 0;
         let mut consumed = 0;
-        for &x in input {
-            // Outputs that this sample will release.
-            let n = self.outputs_after_push();
-            if written + n > out.len() {
+        let taps = self.taps;
+        for block in input.chunks(BLOCK) {
+            self.buf[taps..taps + block.len()].copy_from_slice(block);
+            let mut used = 0;
+            while used < block.len() {
+                // Outputs that this sample releases.
+                let n = self.outputs_after_push();
+                if written + n > out.len() {
+                    break;
+                }
+                used += 1;
+                // The newest `taps` samples now end with the one just taken.
+                written += self.emit(used, &mut out[written..written + n]);
+            }
+            self.buf.copy_within(used..used + taps, 0);
+            consumed += used;
+            if used < block.len() {
                 break;
             }
-            self.push(x);
-            consumed += 1;
-            written += self.emit(&mut out[written..written + n]);
         }
         self.total_in += consumed as u64;
         (consumed, written)
@@ -261,10 +271,8 @@ impl Resampler {
         let owed = usize::try_from(target.saturating_sub(self.total_out)).unwrap_or(0);
         let mut out = Vec::with_capacity(owed);
         while out.len() < owed {
-            let n = self.outputs_after_push();
-            self.push(0);
-            let mut released = vec![0; n];
-            self.emit(&mut released);
+            let mut released = vec![0; self.outputs_after_push()];
+            let (_, n) = self.process_into(&[0], &mut released);
             let take = n.min(owed - out.len());
             out.extend_from_slice(&released[..take]);
         }
@@ -281,23 +289,15 @@ impl Resampler {
         self.schedule[self.phase].count
     }
 
+    /// Computes the `out.len()` outputs released by the sample just taken, whose newest
+    /// `taps` samples are `buf[start..start + taps]`.
     #[inline]
-    fn push(&mut self, x: i16) {
-        let w = self.write;
-        self.ring[w] = x;
-        self.ring[w + self.taps] = x;
-        self.write = if w + 1 == self.taps { 0 } else { w + 1 };
-    }
-
-    /// Computes the `out.len()` outputs released by the sample just pushed.
-    #[inline]
-    fn emit(&mut self, out: &mut [i16]) -> usize {
+    fn emit(&mut self, start: usize, out: &mut [i16]) -> usize {
         if self.pending > 1 {
             self.pending -= 1;
             return 0;
         }
-        let start = self.write;
-        let window = &self.ring[start..start + self.taps];
+        let window = &self.buf[start..start + self.taps];
         let step = self.schedule[self.phase];
         let mut phase = self.phase;
         for o in out.iter_mut() {

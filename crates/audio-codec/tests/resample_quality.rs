@@ -76,6 +76,26 @@ fn chunked_output_equals_one_shot_output() {
         got.extend(r.flush());
         assert_eq!(got, expected, "{from}->{to} process_into");
 
+        // Large inputs into small output buffers: each call stops where the output is full
+        // (within a block of input), and the caller feeds the rest again.
+        let one_input = Resampler::new(from, to).unwrap().max_output_len(1);
+        for out_len in [one_input, 37, 500] {
+            let mut r = Resampler::new(from, to).unwrap();
+            let mut buf = vec![0i16; out_len];
+            let mut got = Vec::new();
+            for c in input.chunks(1_000) {
+                let mut rest = c;
+                while !rest.is_empty() {
+                    let (used, written) = r.process_into(rest, &mut buf);
+                    assert!(used > 0, "{from}->{to} stalled");
+                    got.extend_from_slice(&buf[..written]);
+                    rest = &rest[used..];
+                }
+            }
+            got.extend(r.flush());
+            assert_eq!(got, expected, "{from}->{to} output buffers of {out_len}");
+        }
+
         // 20 ms in gives exactly 20 ms out, every chunk.
         let mut r = Resampler::new(from, to).unwrap();
         for c in input.chunks(chunk) {
