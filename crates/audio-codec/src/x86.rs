@@ -25,14 +25,15 @@ pub(crate) struct Avx2 {
 /// What `is_x86_feature_detected!("avx2")` said: 0 not asked yet, 1 no, 2 yes.
 static AVX2: AtomicU8 = AtomicU8::new(0);
 
-/// Proof that the CPU running this process supports AVX-512 F, BW, VBMI and VBMI2 (and AVX2): only
-/// [`Avx512::detect`] makes one.
+/// Proof that the CPU running this process supports AVX-512 F, BW, VBMI and VBMI2 (and AVX2):
+/// only [`Avx512::detect`] makes one.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Avx512 {
     _proof: (),
 }
 
-/// Whether the CPU supports AVX-512 F, BW, VBMI and VBMI2 (and AVX2): 0 not asked yet, 1 no, 2 yes.
+/// Whether the CPU supports AVX-512 F, BW, VBMI and VBMI2 (and AVX2): 0 not asked yet, 1 no,
+/// 2 yes.
 static AVX512: AtomicU8 = AtomicU8::new(0);
 
 /// Reads a cached answer to a feature question, asking `detect` the first time.
@@ -49,8 +50,8 @@ fn cached(cache: &AtomicU8, detect: fn() -> bool) -> bool {
 }
 
 impl Avx512 {
-    /// Returns the token when the CPU supports AVX-512 F, BW, VBMI, VBMI2 and AVX2 (detected once,
-    /// then cached).
+    /// Returns the token when the CPU supports AVX-512 F, BW, VBMI, VBMI2 and AVX2 (detected
+    /// once, then cached).
     #[inline]
     pub(crate) fn detect() -> Option<Self> {
         let yes = cached(&AVX512, || {
