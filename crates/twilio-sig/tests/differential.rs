@@ -10,7 +10,7 @@
 //! algorithm, or carries garbage, so that both verdicts occur for every shape.
 //!
 //! Python is found as `KAV_PYTHON`, else `<workspace>/.venv/bin/python`; run `scripts/test.sh`
-//! to install it. `KAV_SKIP_PYTHON_PEERS=1` skips the test (and says so).
+//! to install it. `KAV_SKIP_PYTHON_PEERS=1` skips the test (and says so), except in CI (`CI` set).
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::PathBuf;
@@ -302,8 +302,33 @@ fn generate(rng: &mut Rng) -> Case {
     }
 }
 
+/// Whether `KAV_SKIP_PYTHON_PEERS` asks to skip the test. In CI (`CI` set, as `.ci/run` runs)
+/// the skip is refused: the differential test is part of the acceptance run.
+fn skip_requested(skip: Option<&str>, ci: Option<&str>) -> bool {
+    if skip != Some("1") {
+        return false;
+    }
+    let in_ci = ci.is_some_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"));
+    assert!(
+        !in_ci,
+        "KAV_SKIP_PYTHON_PEERS=1 is refused in CI: the twilio-python differential test must run"
+    );
+    true
+}
+
+#[test]
+fn the_skip_is_refused_in_ci() {
+    assert!(!skip_requested(None, Some("true")));
+    assert!(!skip_requested(Some("0"), None));
+    assert!(skip_requested(Some("1"), None));
+    assert!(skip_requested(Some("1"), Some("false")));
+    assert!(std::panic::catch_unwind(|| skip_requested(Some("1"), Some("true"))).is_err());
+}
+
 fn python() -> Option<PathBuf> {
-    if std::env::var_os("KAV_SKIP_PYTHON_PEERS").is_some_and(|v| v == "1") {
+    let skip = std::env::var("KAV_SKIP_PYTHON_PEERS").ok();
+    let ci = std::env::var("CI").ok();
+    if skip_requested(skip.as_deref(), ci.as_deref()) {
         eprintln!("KAV_SKIP_PYTHON_PEERS=1: skipping the twilio-python differential test");
         return None;
     }

@@ -7,7 +7,7 @@
 //! set of elements, attributes and children this crate models is exactly twilio-python's.
 //!
 //! Python is found as `$KAV_PYTHON`, else `<workspace>/.venv/bin/python`; run `scripts/test.sh`
-//! to install it. Only `KAV_SKIP_PYTHON_PEERS=1` skips the test.
+//! to install it. Only `KAV_SKIP_PYTHON_PEERS=1` skips the test, and not in CI (`CI` set).
 
 #[path = "../benches/common/docs.rs"]
 mod bench_docs;
@@ -25,8 +25,33 @@ use kav_twiml::voice::*;
 use kav_twiml::*;
 use serde_json::{Value, json};
 
+/// Whether `KAV_SKIP_PYTHON_PEERS` asks to skip the test. In CI (`CI` set, as `.ci/run` runs)
+/// the skip is refused: the differential test is part of the acceptance run.
+fn skip_requested(skip: Option<&str>, ci: Option<&str>) -> bool {
+    if skip != Some("1") {
+        return false;
+    }
+    let in_ci = ci.is_some_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"));
+    assert!(
+        !in_ci,
+        "KAV_SKIP_PYTHON_PEERS=1 is refused in CI: the twilio-python differential test must run"
+    );
+    true
+}
+
+#[test]
+fn the_skip_is_refused_in_ci() {
+    assert!(!skip_requested(None, Some("true")));
+    assert!(!skip_requested(Some("0"), None));
+    assert!(skip_requested(Some("1"), None));
+    assert!(skip_requested(Some("1"), Some("false")));
+    assert!(std::panic::catch_unwind(|| skip_requested(Some("1"), Some("true"))).is_err());
+}
+
 fn python() -> Option<PathBuf> {
-    if std::env::var("KAV_SKIP_PYTHON_PEERS").as_deref() == Ok("1") {
+    let skip = std::env::var("KAV_SKIP_PYTHON_PEERS").ok();
+    let ci = std::env::var("CI").ok();
+    if skip_requested(skip.as_deref(), ci.as_deref()) {
         println!("KAV_SKIP_PYTHON_PEERS=1: skipping the twilio-python differential test");
         return None;
     }
