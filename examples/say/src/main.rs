@@ -92,6 +92,14 @@ fn provider(args: &Args) -> Result<Arc<dyn TextToSpeech>, String> {
             let mut tts = ElevenLabsTts::new(SecretString::from(env("ELEVENLABS_API_KEY")?))
                 .with_http_client(http)
                 .with_timeout(timeout);
+            // ElevenLabs documents Hebrew only for eleven_v3; its default model has none.
+            let hebrew = Language::new(&args.lang)
+                .is_ok_and(|l| matches!(l.primary().as_str(), "he" | "iw"));
+            if hebrew {
+                tts = tts
+                    .with_model(ElevenLabsTts::HEBREW_MODEL)
+                    .with_language_code(true);
+            }
             if let Some(base) = base {
                 tts = tts.with_base_url(base).map_err(|e| e.to_string())?;
             }

@@ -188,3 +188,63 @@ fn openai_through_base_url_writes_8k_mulaw() {
     );
     std::fs::remove_file(&out).ok();
 }
+
+#[test]
+fn elevenlabs_speaks_hebrew_with_its_hebrew_model() {
+    // ElevenLabs answers `ulaw_8000` as raw μ-law bytes: a quarter second of a loud square wave.
+    let ulaw: Vec<u8> = (0..2_000)
+        .map(|n| if n % 40 < 20 { 0x8F } else { 0x0F })
+        .collect();
+    let mut models = Vec::new();
+    for lang in ["he-IL", "en-US"] {
+        let (base, server) = one_shot_server("audio/basic", ulaw.clone());
+        let out = out_path(&format!("elevenlabs-{lang}"));
+        let result = Command::new(env!("CARGO_BIN_EXE_say"))
+            .args(["שלום עולם", "--provider", "elevenlabs", "--lang", lang])
+            .args(["--base-url", &base, "--out"])
+            .arg(&out)
+            .env("ELEVENLABS_API_KEY", "xi-test-key")
+            .output()
+            .unwrap();
+        assert!(
+            result.status.success(),
+            "{}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+        let (request_line, headers, body) = server.join().unwrap();
+        assert!(
+            request_line.starts_with("POST /v1/text-to-speech/")
+                && request_line.contains("/stream?output_format=ulaw_8000 "),
+            "{request_line}"
+        );
+        assert!(
+            headers
+                .iter()
+                .any(|(k, v)| k == "xi-api-key" && v == "xi-test-key")
+        );
+        let bytes = std::fs::read(&out).unwrap();
+        assert_eq!(
+            &bytes[bytes.len() - ulaw.len()..],
+            &ulaw[..],
+            "passed through"
+        );
+        std::fs::remove_file(&out).ok();
+        models.push(body);
+    }
+    assert!(
+        models[0].contains(r#""model_id":"eleven_v3""#),
+        "{}",
+        models[0]
+    );
+    assert!(
+        models[0].contains(r#""language_code":"he""#),
+        "{}",
+        models[0]
+    );
+    assert!(
+        models[1].contains(r#""model_id":"eleven_flash_v2_5""#),
+        "{}",
+        models[1]
+    );
+    assert!(!models[1].contains("language_code"), "{}", models[1]);
+}
