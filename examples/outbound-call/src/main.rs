@@ -10,8 +10,8 @@ use std::process::ExitCode;
 
 use clap::{ArgGroup, Parser};
 use kav_twilio_rest::{
-    AccountSid, CallEvent, CallInstructions, CreateCall, Credentials, Endpoint, PreparedRequest,
-    SecretString, TwilioClient, Url,
+    AccountSid, ApiKeySid, CallEvent, CallInstructions, CreateCall, Credentials, Endpoint,
+    PreparedRequest, SecretString, TwilioClient, Url,
 };
 
 /// Account SID used by `--dry-run` when `TWILIO_ACCOUNT_SID` is not set.
@@ -57,6 +57,20 @@ fn credentials(
     dry_run: bool,
 ) -> Result<Credentials, BoxError> {
     let sid = env("TWILIO_ACCOUNT_SID");
+    // An API key (SK…) and its secret, as `Credentials::from_env` reads them.
+    if let (Some(sid), Some(key)) = (&sid, env("TWILIO_API_KEY")) {
+        match env("TWILIO_API_SECRET") {
+            Some(secret) => {
+                return Ok(Credentials::api_key(
+                    AccountSid::new(sid.clone())?,
+                    &ApiKeySid::new(key)?,
+                    SecretString::from(secret),
+                )?);
+            }
+            None if !dry_run => return Err("TWILIO_API_KEY needs TWILIO_API_SECRET".into()),
+            None => {}
+        }
+    }
     let token = env("TWILIO_AUTH_TOKEN");
     match (sid, token) {
         (Some(sid), Some(token)) => Ok(Credentials::auth_token(
@@ -67,7 +81,11 @@ fn credentials(
             AccountSid::new(sid.unwrap_or_else(|| PLACEHOLDER_ACCOUNT.to_owned()))?,
             SecretString::from("dry-run-placeholder"),
         )?),
-        _ => Err("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be set (or use --dry-run)".into()),
+        _ => Err(
+            "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (or TWILIO_API_KEY + TWILIO_API_SECRET) \
+             must be set (or use --dry-run)"
+                .into(),
+        ),
     }
 }
 
@@ -203,6 +221,29 @@ mod tests {
             req.form()
                 .contains(&("Twiml", "<Response><Say>Hi</Say></Response>".to_owned()))
         );
+    }
+
+    #[test]
+    fn an_api_key_authenticates_as_the_key() {
+        let a = args(&["--from", "+14155550199", "--url", "https://a.example/x"]);
+        const KEY_ENV: &[(&str, &str)] = &[
+            ("TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef"),
+            ("TWILIO_API_KEY", "SK0123456789abcdef0123456789abcdef"),
+            ("TWILIO_API_SECRET", "key-secret"),
+        ];
+        let (_, req) = build(&a, &env_with(KEY_ENV)).unwrap();
+        assert_eq!(req.auth_user(), "SK0123456789abcdef0123456789abcdef");
+        assert!(
+            req.url()
+                .path()
+                .contains("/Accounts/AC0123456789abcdef0123456789abcdef/")
+        );
+        let no_secret = env_with(&[
+            ("TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef"),
+            ("TWILIO_API_KEY", "SK0123456789abcdef0123456789abcdef"),
+        ]);
+        let err = build(&a, &no_secret).err().unwrap().to_string();
+        assert!(err.contains("TWILIO_API_SECRET"), "{err}");
     }
 
     #[test]
