@@ -1108,8 +1108,7 @@ impl Config {
         }
         if self.google_service_account_json.is_none() {
             w.push(
-                "GOOGLE_CLOUD_SERVICE_ACCOUNT_JSON is not set: no Google text-to-speech or \
-                 speech-to-text."
+                "GOOGLE_CLOUD_SERVICE_ACCOUNT_JSON is not set: no Google speech-to-text."
                     .to_owned(),
             );
         }
@@ -1117,6 +1116,13 @@ impl Config {
             w.push(
                 "TWILIO_ACCOUNT_SID is not set: recordings cannot be downloaded and no call \
                  can be placed."
+                    .to_owned(),
+            );
+        }
+        if self.twilio_phone_number.is_none() {
+            w.push(
+                "TWILIO_PHONE_NUMBER is not set: no outbound call or SMS can be placed \
+                 (POST /api/calls, POST /api/sms answer 503)."
                     .to_owned(),
             );
         }

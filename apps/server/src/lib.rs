@@ -65,22 +65,27 @@ pub fn startup_summary(config: &Config, store: &Store) -> (Vec<String>, Vec<Stri
             names.join(", ")
         }
     };
-    let openai = config.openai_api_key().is_some();
-    let google = config.google_service_account_json().is_some();
+    // What the agent really speaks with (see `Agent::from_config`): espeak-ng when it is
+    // enabled and installed, else Twilio's `<Say>`.
     let espeak = config.tts_enabled() && agent::program_on_path("espeak-ng").is_some();
-    let tts: Vec<&str> = [
-        (google, "google"),
-        (openai, "openai"),
-        (espeak, "espeak-ng"),
-    ]
-    .into_iter()
-    .filter_map(|(on, name)| on.then_some(name))
-    .collect();
+    let tts = if espeak {
+        "espeak-ng (replies played with <Play>)".to_owned()
+    } else {
+        format!(
+            "none (Twilio's <Say voice=\"{}\">{})",
+            config.say_voice(),
+            if config.tts_enabled() {
+                ": espeak-ng is not installed"
+            } else {
+                ": KAV_TTS=off"
+            }
+        )
+    };
     let info = vec![
         format!("mode: {}", config.call_mode()),
         format!("speech-to-text providers: {}", list(stt)),
         format!("language model: {}", agent::chat_summary(config)),
-        format!("text-to-speech providers: {}", list(tts)),
+        format!("text-to-speech providers: {tts}"),
         format!("public base URL: {public}"),
         format!(
             "store: {} ({})",
@@ -108,5 +113,14 @@ pub fn startup_summary(config: &Config, store: &Store) -> (Vec<String>, Vec<Stri
             }
         ),
     ];
-    (info, config.warnings())
+    let mut warnings = config.warnings();
+    if config.tts_enabled() && !espeak {
+        warnings.push(format!(
+            "espeak-ng is not installed (not on the PATH): the agent speaks with Twilio's \
+             <Say voice=\"{}\">; install espeak-ng for synthesized audio (<Play>), or set \
+             KAV_TTS=off to choose <Say>.",
+            config.say_voice()
+        ));
+    }
+    (info, warnings)
 }

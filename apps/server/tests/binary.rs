@@ -119,6 +119,9 @@ fn starts_with_defaults_and_stops_on_sigterm() {
         "public base URL: not set",
         "TWILIO_AUTH_TOKEN is not set: webhooks will be refused (403)",
         "OPENAI_API_KEY is not set",
+        // No PATH: no espeak-ng, so the agent speaks with `<Say>`, and says so.
+        "espeak-ng is not installed (not on the PATH)",
+        "TWILIO_PHONE_NUMBER is not set",
         "full-call recording: off",
         "language model: scripted responder (kav-llm's built-in rules); chosen by KAV_LLM=auto",
     ] {

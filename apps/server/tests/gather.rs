@@ -377,6 +377,12 @@ async fn incoming_call_preview_needs_the_admin_token() {
     let (state, _dir) = state(&[], None).await;
     let response = app(state.clone()).oneshot(preview(None)).await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    // Off, and it says so (like every admin route).
+    assert_eq!(
+        &body[..],
+        b"admin routes are off: set ADMIN_TOKEN to enable them\n"
+    );
 
     let admin = "admin-token-0123456789";
     let (state, _dir) = self::state(&[("ADMIN_TOKEN", admin)], None).await;

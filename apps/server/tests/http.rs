@@ -486,3 +486,78 @@ async fn debug_output_hides_secrets() {
     assert!(debug.contains("twilio_auth_token"), "{debug}");
     assert!(!debug.contains("SECRET"), "{debug}");
 }
+
+/// The start-up summary names only what the server really uses: text-to-speech is espeak-ng
+/// (when installed) or Twilio's `<Say>`, whatever API keys are set; each missing piece that
+/// limits what works is one warning.
+#[tokio::test]
+async fn the_startup_summary_tells_what_really_works() {
+    let (store, _dir) = sqlite_store().await;
+    let tts_line = |info: &[String]| {
+        info.iter()
+            .find(|l| l.starts_with("text-to-speech providers: "))
+            .cloned()
+            .unwrap()
+    };
+
+    // Keys for providers the server does not synthesize with are not listed as TTS.
+    let config = Config::from_vars([
+        ("OPENAI_API_KEY", "sk-test"),
+        ("KAV_TTS", "off"),
+        ("KAV_SAY_VOICE", "Polly.Joanna"),
+    ])
+    .unwrap();
+    let (info, warnings) = kav_server::startup_summary(&config, &store);
+    let line = tts_line(&info);
+    assert_eq!(
+        line,
+        "text-to-speech providers: none (Twilio's <Say voice=\"Polly.Joanna\">: KAV_TTS=off)"
+    );
+    assert!(
+        !warnings.iter().any(|w| w.contains("espeak-ng")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w == "GOOGLE_CLOUD_SERVICE_ACCOUNT_JSON is not set: no Google speech-to-text."),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("TWILIO_PHONE_NUMBER is not set: no outbound call or SMS")),
+        "{warnings:?}"
+    );
+
+    // With TTS on, the line matches what `Agent::from_config` picks from the PATH, and a
+    // missing espeak-ng is warned about once.
+    let config = Config::from_vars([
+        ("OPENAI_API_KEY", "sk-test"),
+        ("TWILIO_PHONE_NUMBER", "+972501234567"),
+    ])
+    .unwrap();
+    let (info, warnings) = kav_server::startup_summary(&config, &store);
+    let line = tts_line(&info);
+    let installed = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| dir.join("espeak-ng").is_file())
+    });
+    let espeak_warnings = warnings.iter().filter(|w| w.contains("espeak-ng")).count();
+    if installed {
+        assert_eq!(
+            line,
+            "text-to-speech providers: espeak-ng (replies played with <Play>)"
+        );
+        assert_eq!(espeak_warnings, 0, "{warnings:?}");
+    } else {
+        assert!(line.ends_with("espeak-ng is not installed)"), "{line}");
+        assert_eq!(espeak_warnings, 1, "{warnings:?}");
+    }
+    assert!(!line.contains("openai"), "{line}");
+    assert!(
+        !warnings
+            .iter()
+            .any(|w| w.starts_with("TWILIO_PHONE_NUMBER")),
+        "{warnings:?}"
+    );
+}

@@ -264,18 +264,10 @@ pub(crate) fn admin_authorized(state: &AppState, headers: &axum::http::HeaderMap
 /// `ADMIN_TOKEN` is unset, 401 without the right token.
 pub(crate) async fn preview(State(state): State<AppState>, request: Request) -> Response {
     let (parts, _) = request.into_parts();
-    match admin_authorized(&state, &parts.headers) {
-        None => return (StatusCode::NOT_FOUND, "not found\n").into_response(),
-        Some(false) => {
-            tracing::warn!("preview refused (401): wrong or missing admin token");
-            return (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Bearer")],
-                "unauthorized\n",
-            )
-                .into_response();
-        }
-        Some(true) => {}
+    // 404 saying how to turn admin routes on, or 401: like every admin route.
+    if let Some(refused) = crate::api::refusal(&state, &parts.headers) {
+        tracing::warn!("preview refused: admin routes are off, or the admin token is wrong");
+        return refused;
     }
     let Some(base) = public_base(&state, &parts) else {
         return (StatusCode::SERVICE_UNAVAILABLE, "no public base URL\n").into_response();
