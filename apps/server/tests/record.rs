@@ -429,22 +429,25 @@ async fn a_goodbye_in_record_mode_ends_the_call() {
 #[tokio::test]
 async fn the_last_words_before_hanging_up_are_transcribed_and_stored() {
     let (state, fake, url, hits, dir) = setup(&[]).await;
-    let hangup = |url: &str| {
+    let hangup = |url: &str, rec: &str| {
         signed(
             "/webhook/handle_recording",
             &[
                 ("CallSid", SID),
                 ("AccountSid", ACCOUNT),
                 ("RecordingUrl", url),
-                ("RecordingSid", REC),
+                ("RecordingSid", rec),
                 ("RecordingDuration", "2"),
                 ("Digits", "hangup"),
             ],
         )
     };
-    let (status, body) = send(&state, hangup(&url)).await;
+    let (status, body) = send(&state, hangup(&url, REC)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.ends_with("<Response><Hangup/></Response>"), "{body}");
+    // Twilio retrying it: the same answer, nothing stored twice.
+    let (_, again) = send(&state, hangup(&url, REC)).await;
+    assert_eq!(again, body);
     assert_eq!(hits.load(Ordering::SeqCst), 1);
     assert_eq!(fake.calls.load(Ordering::SeqCst), 1);
     let turns = state.store().turns(SID).await.unwrap();
@@ -454,7 +457,8 @@ async fn the_last_words_before_hanging_up_are_transcribed_and_stored() {
     assert!(turns[0].error.is_none() && turns[0].recording_ref.is_some());
     // Failing speech-to-text: the turn is kept with its error, and the answer is the same.
     *fake.mode.lock().unwrap() = Mode::Fail;
-    let (status, body) = send(&state, hangup(&url)).await;
+    let other = "RE0123456789abcdef0123456789abcde1";
+    let (status, body) = send(&state, hangup(&url.replace(REC, other), other)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.ends_with("<Response><Hangup/></Response>"), "{body}");
     let turns = state.store().turns(SID).await.unwrap();
@@ -474,4 +478,54 @@ async fn the_last_words_before_hanging_up_are_transcribed_and_stored() {
     assert!(body.ends_with("<Response><Hangup/></Response>"), "{body}");
     assert_eq!(state.store().turns(SID).await.unwrap().len(), 2);
     assert!(common::fakes::leftover_temp_files(dir.path()).is_empty());
+}
+
+/// Twilio posting the same recording again (a retry of a request already answered) gets the
+/// same answer, and nothing is downloaded, transcribed, asked or stored twice; a failed turn
+/// replayed gets the fallback phrase again, still once in the store.
+#[tokio::test]
+async fn a_retried_recording_is_answered_again_without_a_second_turn() {
+    let (state, fake, url, hits, _dir) = setup(&[]).await;
+    let (status, first) = send(&state, recording(&url)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(first.contains("פתוחים"), "{first}");
+    let (status, again) = send(&state, recording(&url)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again, first);
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert_eq!(fake.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(state.store().turns(SID).await.unwrap().len(), 1);
+
+    // The next recording is a new turn.
+    let next = "RE0123456789abcdef0123456789abcde0";
+    let next_url = url.replace(REC, next);
+    let request = signed(
+        "/webhook/handle_recording",
+        &[
+            ("CallSid", SID),
+            ("AccountSid", ACCOUNT),
+            ("RecordingUrl", &next_url),
+            ("RecordingSid", next),
+            ("Digits", "#"),
+        ],
+    );
+    *fake.mode.lock().unwrap() = Mode::Fail;
+    let (_, failed) = send(&state, request).await;
+    assert!(failed.contains("סליחה, לא הצלחתי להבין"), "{failed}");
+    let retried = signed(
+        "/webhook/handle_recording",
+        &[
+            ("CallSid", SID),
+            ("AccountSid", ACCOUNT),
+            ("RecordingUrl", &next_url),
+            ("RecordingSid", next),
+            ("Digits", "#"),
+        ],
+    );
+    let (_, again) = send(&state, retried).await;
+    assert_eq!(again, failed);
+    assert_eq!(fake.calls.load(Ordering::SeqCst), 2);
+    let turns = state.store().turns(SID).await.unwrap();
+    assert_eq!(turns.len(), 2, "{turns:?}");
+    assert!(turns[1].error.is_some());
 }

@@ -95,14 +95,19 @@ async fn twiml(state: &AppState, request: Request<Body>) -> String {
     body
 }
 
+/// A new turn's recording: each has its own `RecordingSid`, as Twilio's do (a `RecordingSid`
+/// posted again is a retry, answered from the store).
 fn recording(sid: &str, host: &RecordingsHost) -> Request<Body> {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::SeqCst);
+    let rec = format!("{}{n:08x}", &REC[..26]);
     signed(
         "/webhook/handle_recording",
         &[
             ("CallSid", sid),
             ("AccountSid", ACCOUNT),
-            ("RecordingUrl", &host.url(REC)),
-            ("RecordingSid", REC),
+            ("RecordingUrl", &host.url(&rec)),
+            ("RecordingSid", &rec),
             ("RecordingDuration", "2"),
         ],
     )

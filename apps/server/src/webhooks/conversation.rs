@@ -541,6 +541,72 @@ async fn transcribe(
     }
 }
 
+/// The stored turn of this request's recording, when Twilio posts a `RecordingSid` it posted
+/// before (a retry of a request already answered): its turn is not downloaded, transcribed,
+/// answered or stored a second time.
+fn answered_recording<'a>(history: &'a [Turn], params: &[(String, String)]) -> Option<&'a Turn> {
+    let sid = param(params, "RecordingSid").filter(|sid| valid_recording_sid(sid))?;
+    let same = |reference: &str| {
+        reference
+            .rsplit('/')
+            .next()
+            .is_some_and(|file| file.split('.').next() == Some(sid.as_str()))
+    };
+    history
+        .iter()
+        .rev()
+        .find(|turn| turn.recording_ref.as_deref().is_some_and(same))
+}
+
+/// The answer `turn` got, again: its reply (the stored audio, else `<Say>`) and the next
+/// `<Record>`, or `<Hangup/>` after it when it ended the call; for a failed turn, the fallback
+/// phrase (or the goodbye, when it was one failure too many). Nothing is stored.
+async fn replay(state: &AppState, start: &TurnStart, turn: &Turn) -> VoiceResponse {
+    let base = &start.base;
+    let voice = voice(state, base);
+    let deadline = state.config().turn_timeout();
+    let Some(reply) = turn.reply.as_deref().filter(|_| turn.error.is_none()) else {
+        let earlier = start
+            .history
+            .iter()
+            .take_while(|t| t.index < turn.index)
+            .collect::<Vec<_>>();
+        let failed = 1 + earlier
+            .iter()
+            .rev()
+            .take_while(|t| t.error.is_some())
+            .count();
+        let max = usize::try_from(state.config().max_failed_turns()).unwrap_or(usize::MAX);
+        if turn.error.is_some() && failed >= max {
+            return goodbye(state, Some(base), deadline).await;
+        }
+        let spoken = voice
+            .speak(state.config().fallback_text(), true, deadline)
+            .await;
+        return listen(state, base, spoken, CallMode::Record);
+    };
+    let played = turn
+        .tts_audio_id
+        .as_deref()
+        .and_then(|id| absolute(base, &format!("/media/{id}")));
+    let spoken = match played {
+        Some(url) => Spoken {
+            speech: crate::agent::Speech::Play(kav_twiml::voice::Play::new(url)),
+            audio_id: None,
+            tts_ms: None,
+        },
+        None => voice.say(reply),
+    };
+    let said = turn.transcript.as_deref().unwrap_or_default();
+    if state.agent().interpret(said, reply).end_call {
+        return spoken
+            .speech
+            .into_response(VoiceResponse::new())
+            .hangup(Hangup::new());
+    }
+    listen(state, base, spoken, CallMode::Record)
+}
+
 pub(crate) async fn handle_recording(State(state): State<AppState>, request: Request) -> Response {
     let started = Instant::now();
     let (parts, params) = split(request).await;
@@ -555,6 +621,10 @@ pub(crate) async fn handle_recording(State(state): State<AppState>, request: Req
         Ok(start) => start,
         Err(response) => return response,
     };
+    if let Some(turn) = answered_recording(&start.history, &params) {
+        tracing::info!("a recording already answered (Twilio retried): the same answer again");
+        return twiml(&replay(&state, &start, turn).await);
+    }
     let remaining = state
         .config()
         .turn_timeout()
@@ -574,6 +644,10 @@ async fn last_words(
     let Ok(mut start) = start_turn(state, parts, params).await else {
         return;
     };
+    if answered_recording(&start.history, params).is_some() {
+        tracing::info!("the caller's last words are already stored");
+        return;
+    }
     let heard = transcribe(
         state,
         params,
