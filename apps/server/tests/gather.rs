@@ -88,7 +88,7 @@ async fn incoming_call_greets_inside_a_speech_gather() {
     assert_eq!(
         body,
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>\
-         <Gather action=\"https://agent.example.com/kav/webhook/gather\" input=\"speech\" \
+         <Gather action=\"https://agent.example.com/kav/webhook/gather?turn=0\" input=\"speech\" \
          language=\"he-IL\" method=\"POST\" speechTimeout=\"auto\">\
          <Say language=\"he-IL\" voice=\"Google.he-IL-Standard-A\">\
          שלום, הגעתם לעוזר הקולי. איך אפשר לעזור?</Say></Gather></Response>"
@@ -129,7 +129,8 @@ async fn a_turn_is_answered_stored_and_remembered() {
     let (status, body) = send(&state, speech("מה שעות הפתיחה שלכם?")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("פתוחים"), "{body}");
-    assert!(body.contains("action=\"https://agent.example.com/kav/webhook/gather\""));
+    // The next turn's index rides in the action URL (see the retry test below).
+    assert!(body.contains("action=\"https://agent.example.com/kav/webhook/gather?turn=1\""));
     send(&state, speech("I want to speak to a human")).await;
     let turns = state.store().turns(SID).await.unwrap();
     assert_eq!(turns.len(), 2);
@@ -137,6 +138,38 @@ async fn a_turn_is_answered_stored_and_remembered() {
     assert!(turns[0].reply.as_deref().unwrap().contains("פתוחים"));
     assert!(turns[0].llm_ms.is_some() && turns[0].error.is_none());
     assert_eq!(turns[1].index, 1);
+}
+
+#[tokio::test]
+async fn a_request_twilio_sends_again_is_answered_again_without_a_second_turn() {
+    let (state, _dir) = state(&[], None).await;
+    send(&state, incoming()).await;
+    let said = [("CallSid", SID), ("SpeechResult", "מה שעות הפתיחה שלכם?")];
+    let (_, first) = send(&state, signed("/webhook/gather?turn=0", &said)).await;
+    assert!(first.contains("פתוחים"), "{first}");
+    assert!(first.contains("/webhook/gather?turn=1"), "{first}");
+    // Twilio retries the same request (same signed URL, same parameters): the same answer, and
+    // nothing stored twice.
+    let (status, again) = send(&state, signed("/webhook/gather?turn=0", &said)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again, first);
+    assert_eq!(state.store().turns(SID).await.unwrap().len(), 1);
+
+    // A failed turn (nothing heard), sent twice: the fallback twice, one failed turn stored.
+    let nothing = [("CallSid", SID)];
+    let (_, fallback) = send(&state, signed("/webhook/gather?turn=1", &nothing)).await;
+    let (_, fallback_again) = send(&state, signed("/webhook/gather?turn=1", &nothing)).await;
+    assert_eq!(fallback_again, fallback);
+    assert!(fallback.contains("/webhook/gather?turn=2"), "{fallback}");
+    let turns = state.store().turns(SID).await.unwrap();
+    assert_eq!(turns.len(), 2);
+    assert!(turns[1].error.is_some());
+
+    // The next turn at the index the action URL gave is a new turn, even when the caller says
+    // the same words again.
+    let (_, next) = send(&state, signed("/webhook/gather?turn=2", &said)).await;
+    assert!(next.contains("/webhook/gather?turn=3"), "{next}");
+    assert_eq!(state.store().turns(SID).await.unwrap().len(), 3);
 }
 
 #[tokio::test]
@@ -392,7 +425,9 @@ async fn incoming_call_preview_needs_the_admin_token() {
     }
     let (status, body) = send(&state, preview(Some(admin))).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(body.contains("<Gather action=\"https://agent.example.com/kav/webhook/gather\""));
+    assert!(
+        body.contains("<Gather action=\"https://agent.example.com/kav/webhook/gather?turn=0\"")
+    );
     assert!(state.store().call(SID).await.unwrap().is_none());
 }
 
@@ -431,7 +466,7 @@ async fn without_public_base_url_urls_follow_the_signature_check() {
             .unwrap();
         let (status, body) = send(&state, request).await;
         assert_eq!(status, StatusCode::OK);
-        let action = format!("action=\"{expected_base}/webhook/gather\"");
+        let action = format!("action=\"{expected_base}/webhook/gather?turn=0\"");
         assert!(body.contains(&action), "{body}");
     }
 }

@@ -90,9 +90,15 @@ async fn split(request: Request) -> (axum::http::request::Parts, Vec<(String, St
 }
 
 /// `spoken`, then listening for the caller the way `mode` says: a speech `<Gather>` around
-/// it, or `<Record>` after it.
-fn listen(state: &AppState, base: &PublicBaseUrl, spoken: Spoken, mode: CallMode) -> VoiceResponse {
-    listen_after(state, base, spoken, VoiceResponse::new(), mode)
+/// it, or `<Record>` after it. `next_turn` is the index the caller's next turn will have.
+fn listen(
+    state: &AppState,
+    base: &PublicBaseUrl,
+    spoken: Spoken,
+    mode: CallMode,
+    next_turn: i64,
+) -> VoiceResponse {
+    listen_after(state, base, spoken, VoiceResponse::new(), mode, next_turn)
 }
 
 /// [`listen`], appended to `response`.
@@ -102,10 +108,11 @@ fn listen_after(
     spoken: Spoken,
     response: VoiceResponse,
     mode: CallMode,
+    next_turn: i64,
 ) -> VoiceResponse {
     match mode {
         CallMode::Record => record(base, spoken, response),
-        _ => gather(state, base, spoken, response),
+        _ => gather(state, base, spoken, response, next_turn),
     }
 }
 
@@ -140,19 +147,23 @@ fn record(base: &PublicBaseUrl, spoken: Spoken, response: VoiceResponse) -> Voic
     spoken.speech.into_response(response).record(record)
 }
 
-/// A speech `<Gather>` posting to `/webhook/gather`, with `speech` inside.
+/// A speech `<Gather>` posting to `/webhook/gather?turn={next_turn}`, with `speech` inside.
+///
+/// The turn index in the (signed) action URL lets a request Twilio sends again be recognized:
+/// its turn is already stored, so it is answered again without a second model call or turn.
 fn gather(
     state: &AppState,
     base: &PublicBaseUrl,
     spoken: Spoken,
     response: VoiceResponse,
+    next_turn: i64,
 ) -> VoiceResponse {
     let mut gather = Gather::new()
         .input([GatherInput::Speech])
         .language(state.config().language())
         .method(HttpMethod::Post)
         .speech_timeout(SpeechTimeout::Auto);
-    if let Some(action) = absolute(base, GATHER_PATH) {
+    if let Some(action) = absolute(base, &format!("{GATHER_PATH}?turn={next_turn}")) {
         gather = gather.action(action);
     }
     response.gather(spoken.speech.into_gather(gather))
@@ -236,7 +247,7 @@ async fn greeting(state: &AppState, base: &PublicBaseUrl, mode: CallMode) -> Voi
     {
         response = response.start(start);
     }
-    listen_after(state, base, spoken, response, mode)
+    listen_after(state, base, spoken, response, mode, 0)
 }
 
 /// Whether `headers` carry `Authorization: Bearer {ADMIN_TOKEN}` (compared in constant time
@@ -427,7 +438,7 @@ async fn finish_turn(
                     .into_response(VoiceResponse::new())
                     .hangup(Hangup::new())
             } else {
-                listen(state, &base, spoken, mode)
+                listen(state, &base, spoken, mode, turn.index + 1)
             }
         }
         Err(error) => {
@@ -446,7 +457,7 @@ async fn finish_turn(
                 goodbye(state, Some(&base), remaining).await
             } else {
                 let spoken = voice.speak(config.fallback_text(), true, remaining).await;
-                listen(state, &base, spoken, mode)
+                listen(state, &base, spoken, mode, turn.index + 1)
             }
         }
     };
@@ -471,8 +482,28 @@ pub(crate) async fn gather_result(State(state): State<AppState>, request: Reques
         Ok(start) => start,
         Err(response) => return response,
     };
-    let speech = param(&params, "SpeechResult").ok_or_else(|| "no speech".to_owned());
+    let speech = param(&params, "SpeechResult");
+    if let Some(turn) = answered_gather(&start.history, parts.uri.query(), speech.as_deref()) {
+        tracing::info!("a turn already answered (Twilio retried): the same answer again");
+        return twiml(&replay(&state, &start, turn, CallMode::Gather).await);
+    }
+    let speech = speech.ok_or_else(|| "no speech".to_owned());
     finish_turn(&state, start, started, speech, CallMode::Gather).await
+}
+
+/// The stored turn a `/webhook/gather` request already produced, when Twilio sends it again:
+/// the action URL's `turn` index is stored, with the same `SpeechResult`.
+fn answered_gather<'a>(
+    history: &'a [Turn],
+    query: Option<&str>,
+    speech: Option<&str>,
+) -> Option<&'a Turn> {
+    let index = url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(key, _)| key == "turn")
+        .and_then(|(_, value)| value.parse::<i64>().ok())?;
+    history
+        .iter()
+        .find(|turn| turn.index == index && turn.transcript.as_deref() == speech)
 }
 
 /// `RE` + 32 alphanumerics.
@@ -559,9 +590,10 @@ fn answered_recording<'a>(history: &'a [Turn], params: &[(String, String)]) -> O
 }
 
 /// The answer `turn` got, again: its reply (the stored audio, else `<Say>`) and the next
-/// `<Record>`, or `<Hangup/>` after it when it ended the call; for a failed turn, the fallback
-/// phrase (or the goodbye, when it was one failure too many). Nothing is stored.
-async fn replay(state: &AppState, start: &TurnStart, turn: &Turn) -> VoiceResponse {
+/// `<Record>` or `<Gather>`, or `<Hangup/>` after it when it ended the call; for a failed
+/// turn, the fallback phrase (or the goodbye, when it was one failure too many). Nothing is
+/// stored.
+async fn replay(state: &AppState, start: &TurnStart, turn: &Turn, mode: CallMode) -> VoiceResponse {
     let base = &start.base;
     let voice = voice(state, base);
     let deadline = state.config().turn_timeout();
@@ -583,7 +615,7 @@ async fn replay(state: &AppState, start: &TurnStart, turn: &Turn) -> VoiceRespon
         let spoken = voice
             .speak(state.config().fallback_text(), true, deadline)
             .await;
-        return listen(state, base, spoken, CallMode::Record);
+        return listen(state, base, spoken, mode, turn.index + 1);
     };
     let played = turn
         .tts_audio_id
@@ -604,7 +636,7 @@ async fn replay(state: &AppState, start: &TurnStart, turn: &Turn) -> VoiceRespon
             .into_response(VoiceResponse::new())
             .hangup(Hangup::new());
     }
-    listen(state, base, spoken, CallMode::Record)
+    listen(state, base, spoken, mode, turn.index + 1)
 }
 
 pub(crate) async fn handle_recording(State(state): State<AppState>, request: Request) -> Response {
@@ -623,7 +655,7 @@ pub(crate) async fn handle_recording(State(state): State<AppState>, request: Req
     };
     if let Some(turn) = answered_recording(&start.history, &params) {
         tracing::info!("a recording already answered (Twilio retried): the same answer again");
-        return twiml(&replay(&state, &start, turn).await);
+        return twiml(&replay(&state, &start, turn, CallMode::Record).await);
     }
     let remaining = state
         .config()
