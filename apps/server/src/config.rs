@@ -471,10 +471,16 @@ impl Config {
                     format!("{addr:?} is not an address like 127.0.0.1:8080 or 0.0.0.0:8080"),
                 )
             })?,
-            (None, Some(port)) => SocketAddr::new(
-                IpAddr::V4(Ipv4Addr::LOCALHOST),
-                parse_number::<u16>(port, 0, u16::MAX).map_err(|p| Error::config("PORT", p))?,
-            ),
+            // PORT alone is what hosting platforms set, and they route to it from outside the
+            // container: listen on every interface, as they require.
+            (None, Some(port)) => {
+                let port = parse_number::<u32>(port, 1, u32::from(u16::MAX))
+                    .map_err(|p| Error::config("PORT", p))?;
+                SocketAddr::new(
+                    IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                    u16::try_from(port).map_err(|_| Error::config("PORT", "out of range"))?,
+                )
+            }
             (None, None) => SocketAddr::from(([127, 0, 0, 1], 8080)),
         };
         let data_dir = PathBuf::from(raw.get("KAV_DATA_DIR").unwrap_or("./data"));
@@ -1334,9 +1340,17 @@ mod tests {
     }
 
     #[test]
-    fn port_alone_keeps_loopback() {
+    fn port_alone_listens_on_every_interface() {
         let c = Config::from_vars([("PORT", "9000")]).unwrap();
-        assert_eq!(c.listen_addr(), "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(c.listen_addr(), "0.0.0.0:9000".parse().unwrap());
+        for bad in ["0", "65536", "99999"] {
+            let error = Config::from_vars([("PORT", bad)]).unwrap_err().to_string();
+            assert!(error.contains("out of range"), "{error}");
+        }
+        let error = Config::from_vars([("PORT", "http")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("not a whole number"), "{error}");
         let c = Config::from_vars([("PORT", "9000"), ("LISTEN_ADDR", "0.0.0.0:7000")]).unwrap();
         assert_eq!(c.listen_addr(), "0.0.0.0:7000".parse().unwrap());
     }
