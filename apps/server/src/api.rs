@@ -63,7 +63,7 @@ fn store_unavailable(error: &crate::Error) -> Response {
 
 /// Whether `sid` looks like a Twilio call SID: `CA` and 32 hex digits.
 pub(crate) fn valid_call_sid(sid: &str) -> bool {
-    sid.len() == 34 && sid.starts_with("CA") && sid.bytes().skip(2).all(|b| b.is_ascii_hexdigit())
+    crate::sid::valid_hex("CA", sid)
 }
 
 /// The first `max` characters of `text` (whitespace collapsed), with `…` when cut.
@@ -287,9 +287,7 @@ pub(crate) fn media_url(reference: Option<&str>) -> Option<String> {
 
 /// Whether `sid` looks like a Twilio recording SID: `RE` and 32 alphanumerics.
 pub(crate) fn valid_recording_sid(sid: &str) -> bool {
-    sid.len() == 34
-        && sid.starts_with("RE")
-        && sid.bytes().skip(2).all(|b| b.is_ascii_alphanumeric())
+    crate::sid::valid("RE", sid)
 }
 
 /// A full-call recording of a call and its post-call transcript; either may be missing (a

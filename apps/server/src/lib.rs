@@ -9,6 +9,7 @@ mod error;
 pub mod metrics;
 mod outbound;
 mod pages;
+mod sid;
 pub mod store;
 mod webhooks;
 pub mod worker;

@@ -5,6 +5,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
+use tracing::Instrument as _;
 
 use crate::app::AppState;
 use crate::config::CallMode;
@@ -23,10 +24,7 @@ pub(crate) fn parse_event(params: Vec<(String, String)>) -> Result<CallStatusEve
             .filter(|v| !v.is_empty())
     };
     let call_sid = get("CallSid").ok_or("no CallSid")?;
-    if call_sid.len() != 34
-        || !call_sid.starts_with("CA")
-        || !call_sid[2..].bytes().all(|b| b.is_ascii_alphanumeric())
-    {
+    if !crate::sid::valid("CA", &call_sid) {
         return Err("CallSid is not CA followed by 32 characters".to_owned());
     }
     let status = get("CallStatus").ok_or("no CallStatus")?;
@@ -68,25 +66,19 @@ pub(crate) async fn handle(
             return StatusCode::OK;
         }
     };
-    let stored = tokio::time::timeout(
+    let stored = super::stored(
+        "call status",
         STORE_TIMEOUT,
         state.store().record_call_status(&event, now_millis()),
     )
+    .instrument(tracing::error_span!("store", status = %event.status))
     .await;
     match stored {
-        Ok(Ok(true)) => tracing::info!(status = %event.status, "call status stored"),
-        Ok(Ok(false)) => {
+        Some(true) => tracing::info!(status = %event.status, "call status stored"),
+        Some(false) => {
             tracing::info!(status = %event.status, "call status already stored (replay)");
         }
-        Ok(Err(error)) => tracing::error!(
-            status = %event.status,
-            error = %crate::error_chain(&error),
-            "call status NOT stored: store error"
-        ),
-        Err(_) => tracing::error!(
-            status = %event.status,
-            "call status NOT stored: the store did not answer in time"
-        ),
+        None => {}
     }
     store_context(&state, &event.call_sid, query.as_deref(), None).await;
     StatusCode::OK
@@ -103,23 +95,14 @@ pub(crate) async fn store_context(
     if context_id.is_none() && mode.is_none() {
         return;
     }
-    let stored = tokio::time::timeout(
+    super::stored(
+        "call context and mode",
         STORE_TIMEOUT,
         state
             .store()
             .annotate_call(call_sid, context_id.as_deref(), mode.map(CallMode::as_str)),
     )
     .await;
-    match stored {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::error!(
-            error = %crate::error_chain(&error),
-            "call context and mode NOT stored: store error"
-        ),
-        Err(_) => {
-            tracing::error!("call context and mode NOT stored: the store did not answer in time");
-        }
-    }
 }
 
 #[cfg(test)]

@@ -65,10 +65,7 @@ pub(crate) fn public_base(
 /// Validates `CallSid`: `CA` + 32 alphanumerics.
 pub(crate) fn call_sid(params: &[(String, String)]) -> Option<String> {
     let sid = param(params, "CallSid")?;
-    (sid.len() == 34
-        && sid.starts_with("CA")
-        && sid[2..].bytes().all(|b| b.is_ascii_alphanumeric()))
-    .then_some(sid)
+    crate::sid::valid("CA", &sid).then_some(sid)
 }
 
 pub(crate) fn param(params: &[(String, String)], name: &str) -> Option<String> {
@@ -206,18 +203,12 @@ pub(crate) async fn incoming_call(State(state): State<AppState>, request: Reques
     let mode = crate::outbound::query_mode(parts.uri.query()).unwrap_or(state.config().call_mode());
     match super::call_status::parse_event(params) {
         Ok(event) => {
-            let stored = tokio::time::timeout(
+            super::stored(
+                "call",
                 STORE_TIMEOUT,
                 state.store().record_call_status(&event, now_millis()),
             )
             .await;
-            match stored {
-                Ok(Ok(_)) => {}
-                Ok(Err(error)) => {
-                    tracing::error!(error = %crate::error_chain(&error), "call NOT stored");
-                }
-                Err(_) => tracing::error!("call NOT stored: the store did not answer in time"),
-            }
             super::call_status::store_context(
                 &state,
                 &event.call_sid,
@@ -462,15 +453,12 @@ async fn finish_turn(
         }
     };
     if store_ok {
-        match tokio::time::timeout(STORE_TIMEOUT, state.store().save_turn(&turn, now_millis()))
-            .await
-        {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => {
-                tracing::error!(error = %crate::error_chain(&error), "turn NOT stored");
-            }
-            Err(_) => tracing::error!("turn NOT stored: the store did not answer in time"),
-        }
+        super::stored(
+            "turn",
+            STORE_TIMEOUT,
+            state.store().save_turn(&turn, now_millis()),
+        )
+        .await;
     }
     twiml(&response)
 }
@@ -506,11 +494,6 @@ fn answered_gather<'a>(
         .find(|turn| turn.index == index && turn.transcript.as_deref() == speech)
 }
 
-/// `RE` + 32 alphanumerics.
-fn valid_recording_sid(sid: &str) -> bool {
-    sid.len() == 34 && sid.starts_with("RE") && sid[2..].bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
 /// The recording → what the caller said, or why nothing usable was heard.
 async fn transcribe(
     state: &AppState,
@@ -520,7 +503,7 @@ async fn transcribe(
 ) -> Result<String, String> {
     let agent = state.agent();
     if let Some(sid) = param(params, "RecordingSid")
-        && !valid_recording_sid(&sid)
+        && !crate::sid::valid("RE", &sid)
     {
         return Err("malformed RecordingSid".to_owned());
     }
@@ -576,7 +559,7 @@ async fn transcribe(
 /// before (a retry of a request already answered): its turn is not downloaded, transcribed,
 /// answered or stored a second time.
 fn answered_recording<'a>(history: &'a [Turn], params: &[(String, String)]) -> Option<&'a Turn> {
-    let sid = param(params, "RecordingSid").filter(|sid| valid_recording_sid(sid))?;
+    let sid = param(params, "RecordingSid").filter(|sid| crate::sid::valid("RE", sid))?;
     let same = |reference: &str| {
         reference
             .rsplit('/')
@@ -704,14 +687,10 @@ async fn last_words(
     if !start.store_ok {
         return;
     }
-    match tokio::time::timeout(
+    super::stored(
+        "turn",
         STORE_TIMEOUT,
         state.store().save_turn(&start.turn, now_millis()),
     )
-    .await
-    {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::error!(error = %crate::error_chain(&error), "turn NOT stored"),
-        Err(_) => tracing::error!("turn NOT stored: the store did not answer in time"),
-    }
+    .await;
 }

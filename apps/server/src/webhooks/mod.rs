@@ -18,7 +18,7 @@ mod sms_status;
 pub(crate) use conversation::{admin_authorized, preview, public_base};
 pub(crate) use sms::valid_address;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -92,6 +92,26 @@ async fn refuse_unconfigured(_request: Request, _next: Next) -> Response {
         "webhooks are disabled: TWILIO_AUTH_TOKEN is not set\n",
     )
         .into_response()
+}
+
+/// Runs a store operation within `limit`. A store error or a timeout is logged as an error
+/// (`{what} NOT stored: …`) and gives `None`: a webhook never fails because of the store.
+async fn stored<T>(
+    what: &str,
+    limit: Duration,
+    operation: impl Future<Output = Result<T, crate::Error>>,
+) -> Option<T> {
+    match tokio::time::timeout(limit, operation).await {
+        Ok(Ok(value)) => Some(value),
+        Ok(Err(error)) => {
+            tracing::error!(error = %crate::error_chain(&error), "{what} NOT stored: store error");
+            None
+        }
+        Err(_) => {
+            tracing::error!("{what} NOT stored: the store did not answer in time");
+            None
+        }
+    }
 }
 
 /// A `CallSid` fit for logs: Twilio's are `CA` + 32 hex digits; anything odd is replaced.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
+use tracing::Instrument as _;
 
 use crate::app::AppState;
 use crate::store::transcripts::NewJob;
@@ -20,17 +21,11 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The `RecordingStatus` values Twilio sends.
 const RECORDING_STATUSES: &[&str] = &["in-progress", "completed", "absent", "failed"];
 
-fn sid_like(value: &str, prefix: &str) -> bool {
-    value.len() == 34
-        && value.starts_with(prefix)
-        && value[2..].bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
 /// Validates Twilio's recording status callback parameters into an event.
 pub(crate) fn parse_event(params: Vec<(String, String)>) -> Result<RecordingEvent, String> {
     let get = |name: &str| super::conversation::param(&params, name);
     let recording_sid = get("RecordingSid").ok_or("no RecordingSid")?;
-    if !sid_like(&recording_sid, "RE") {
+    if !crate::sid::valid("RE", &recording_sid) {
         return Err("RecordingSid is not RE followed by 32 characters".to_owned());
     }
     let status = get("RecordingStatus").ok_or("no RecordingStatus")?;
@@ -38,7 +33,10 @@ pub(crate) fn parse_event(params: Vec<(String, String)>) -> Result<RecordingEven
         return Err("unknown RecordingStatus".to_owned());
     }
     let call_sid = get("CallSid");
-    if call_sid.as_deref().is_some_and(|sid| !sid_like(sid, "CA")) {
+    if call_sid
+        .as_deref()
+        .is_some_and(|sid| !crate::sid::valid("CA", sid))
+    {
         return Err("CallSid is not CA followed by 32 characters".to_owned());
     }
     let recording_url = get("RecordingUrl");
@@ -86,32 +84,26 @@ pub(crate) async fn handle(State(state): State<AppState>, body: Bytes) -> Status
         payload,
         max_attempts: state.config().job_max_attempts(),
     });
-    let stored = tokio::time::timeout(
+    let stored = super::stored(
+        "recording status",
         STORE_TIMEOUT,
         state
             .store()
             .record_recording_and_enqueue(&event, job, now_millis()),
     )
+    .instrument(tracing::error_span!("store", status = %event.status))
     .await;
     match stored {
-        Ok(Ok((true, Some(job)))) => tracing::info!(
+        Some((true, Some(job))) => tracing::info!(
             status = %event.status,
             %job,
             "recording status stored; post-call transcription queued"
         ),
-        Ok(Ok((true, None))) => tracing::info!(status = %event.status, "recording status stored"),
-        Ok(Ok((false, _))) => {
+        Some((true, None)) => tracing::info!(status = %event.status, "recording status stored"),
+        Some((false, _)) => {
             tracing::info!(status = %event.status, "recording status already stored (replay)");
         }
-        Ok(Err(error)) => tracing::error!(
-            status = %event.status,
-            error = %crate::error_chain(&error),
-            "recording status NOT stored: store error"
-        ),
-        Err(_) => tracing::error!(
-            status = %event.status,
-            "recording status NOT stored: the store did not answer in time"
-        ),
+        None => {}
     }
     StatusCode::OK
 }

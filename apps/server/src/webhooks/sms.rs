@@ -32,9 +32,7 @@ const HISTORY_MESSAGES: i64 = 12;
 
 /// Whether `sid` is a message SID: `SM` or `MM` and 32 alphanumerics.
 pub(crate) fn valid_message_sid(sid: &str) -> bool {
-    sid.len() == 34
-        && (sid.starts_with("SM") || sid.starts_with("MM"))
-        && sid[2..].bytes().all(|b| b.is_ascii_alphanumeric())
+    crate::sid::valid("SM", sid) || crate::sid::valid("MM", sid)
 }
 
 /// Whether `address` is a plausible `From`/`To`: an E.164 number, a short code, an
@@ -117,24 +115,6 @@ fn cut(text: &str, max: usize) -> &str {
     }
 }
 
-/// Runs a store operation within [`STORE_TIMEOUT`]; failures are logged and give `None`.
-async fn stored<T>(
-    what: &'static str,
-    operation: impl Future<Output = Result<T, crate::Error>>,
-) -> Option<T> {
-    match tokio::time::timeout(STORE_TIMEOUT, operation).await {
-        Ok(Ok(value)) => Some(value),
-        Ok(Err(error)) => {
-            tracing::error!(error = %crate::error_chain(&error), "sms {what} NOT stored");
-            None
-        }
-        Err(_) => {
-            tracing::error!("sms {what} NOT stored: the store did not answer in time");
-            None
-        }
-    }
-}
-
 pub(crate) async fn handle(State(state): State<AppState>, body: Bytes) -> Response {
     let params: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     let sms = match parse(&params) {
@@ -145,7 +125,12 @@ pub(crate) async fn handle(State(state): State<AppState>, body: Bytes) -> Respon
         }
     };
     let now = now_millis();
-    let row = stored("message", state.store().record_inbound_sms(&sms, now)).await;
+    let row = super::stored(
+        "sms message",
+        STORE_TIMEOUT,
+        state.store().record_inbound_sms(&sms, now),
+    )
+    .await;
     tracing::info!(
         message_sid = %sms.sid,
         new = row.as_ref().map(|(new, _)| *new),
@@ -173,8 +158,9 @@ pub(crate) async fn handle(State(state): State<AppState>, body: Bytes) -> Respon
     let store_ok = row.is_some();
     if store_ok {
         let outcome = outcome.as_deref().map_err(String::as_str);
-        stored(
-            "reply",
+        super::stored(
+            "sms reply",
+            STORE_TIMEOUT,
             state.store().set_sms_reply(&sms.sid, outcome, now_millis()),
         )
         .await;

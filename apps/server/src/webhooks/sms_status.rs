@@ -6,6 +6,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
+use tracing::Instrument as _;
 
 use crate::app::AppState;
 use crate::store::now_millis;
@@ -62,30 +63,21 @@ pub(crate) async fn handle(State(state): State<AppState>, body: Bytes) -> Status
             return StatusCode::OK;
         }
     };
-    let stored = tokio::time::timeout(
-        STORE_TIMEOUT,
-        state.store().record_sms_delivery(&delivery, now_millis()),
-    )
-    .await;
     let SmsDelivery {
         sid,
         status,
         error_code,
         ..
     } = &delivery;
-    match stored {
-        Ok(Ok(())) => {
-            tracing::info!(message_sid = %sid, %status, ?error_code, "sms status stored");
-        }
-        Ok(Err(error)) => tracing::error!(
-            message_sid = %sid,
-            error = %crate::error_chain(&error),
-            "sms status NOT stored: store error"
-        ),
-        Err(_) => tracing::error!(
-            message_sid = %sid,
-            "sms status NOT stored: the store did not answer in time"
-        ),
+    let stored = super::stored(
+        "sms status",
+        STORE_TIMEOUT,
+        state.store().record_sms_delivery(&delivery, now_millis()),
+    )
+    .instrument(tracing::error_span!("store", message_sid = %sid))
+    .await;
+    if stored.is_some() {
+        tracing::info!(message_sid = %sid, %status, ?error_code, "sms status stored");
     }
     StatusCode::OK
 }
