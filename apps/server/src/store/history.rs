@@ -90,6 +90,21 @@ type SummaryRow = (
     Option<String>,
 );
 
+fn summary_from_row(row: SummaryRow) -> CallSummary {
+    CallSummary {
+        sid: row.0,
+        started_at: row.1,
+        direction: row.2,
+        from: row.3,
+        to: row.4,
+        status: row.5,
+        duration_s: row.6,
+        mode: row.7,
+        context_id: row.8,
+        first_transcript: row.9,
+    }
+}
+
 impl Store {
     /// Calls matching `query`, newest first.
     ///
@@ -148,34 +163,7 @@ impl Store {
             q.fetch_all(pool).await
         })
         .map_err(Error::store("select calls"))?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(
-                    sid,
-                    started_at,
-                    direction,
-                    from,
-                    to,
-                    status,
-                    duration_s,
-                    mode,
-                    context_id,
-                    first_transcript,
-                )| CallSummary {
-                    sid,
-                    started_at,
-                    direction,
-                    from,
-                    to,
-                    status,
-                    duration_s,
-                    mode,
-                    context_id,
-                    first_transcript,
-                },
-            )
-            .collect())
+        Ok(rows.into_iter().map(summary_from_row).collect())
     }
 
     /// One call as a list row, if it is stored.
@@ -196,31 +184,7 @@ impl Store {
             .await
         })
         .map_err(Error::store("select call"))?;
-        Ok(row.map(
-            |(
-                sid,
-                started_at,
-                direction,
-                from,
-                to,
-                status,
-                duration_s,
-                mode,
-                context_id,
-                first_transcript,
-            )| CallSummary {
-                sid,
-                started_at,
-                direction,
-                from,
-                to,
-                status,
-                duration_s,
-                mode,
-                context_id,
-                first_transcript,
-            },
-        ))
+        Ok(row.map(summary_from_row))
     }
 
     /// A call's status events in arrival order.

@@ -108,6 +108,23 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// `Ok` when the update touched the job's row, else [`not_held`].
+fn held(job: &Job, affected: u64) -> Result<(), Error> {
+    if affected == 1 {
+        Ok(())
+    } else {
+        Err(not_held(job))
+    }
+}
+
+/// [`Error::JobNotHeld`]: the worker's lock on `job` was lost (expired and reclaimed).
+fn not_held(job: &Job) -> Error {
+    Error::JobNotHeld {
+        id: job.id.clone(),
+        worker: job.lock.clone(),
+    }
+}
+
 type ClaimRow = (String, String, String, i64, i64);
 type JobRow = (String, String, String, i64, i64, Option<String>);
 
@@ -241,14 +258,7 @@ impl Store {
             .map(|r| r.rows_affected())
         })
         .map_err(Error::store("complete job"))?;
-        if affected == 1 {
-            Ok(())
-        } else {
-            Err(Error::JobNotHeld {
-                id: job.id.clone(),
-                worker: job.lock.clone(),
-            })
-        }
+        held(job, affected)
     }
 
     /// Records a failed attempt: the job is queued again after [`backoff`], or parked when
@@ -282,10 +292,7 @@ impl Store {
         match row {
             Some((state, _)) if state == "parked" => Ok(FailOutcome::Parked),
             Some((_, run_after)) => Ok(FailOutcome::Retry { run_after }),
-            None => Err(Error::JobNotHeld {
-                id: job.id.clone(),
-                worker: job.lock.clone(),
-            }),
+            None => Err(not_held(job)),
         }
     }
 
@@ -311,14 +318,7 @@ impl Store {
             .map(|r| r.rows_affected())
         })
         .map_err(Error::store("park job"))?;
-        if affected == 1 {
-            Ok(())
-        } else {
-            Err(Error::JobNotHeld {
-                id: job.id.clone(),
-                worker: job.lock.clone(),
-            })
-        }
+        held(job, affected)
     }
 
     /// Gives a claimed job back without counting the attempt (the worker is stopping): it is
@@ -343,14 +343,7 @@ impl Store {
             .map(|r| r.rows_affected())
         })
         .map_err(Error::store("release job"))?;
-        if affected == 1 {
-            Ok(())
-        } else {
-            Err(Error::JobNotHeld {
-                id: job.id.clone(),
-                worker: job.lock.clone(),
-            })
-        }
+        held(job, affected)
     }
 
     /// Every job of `kind`, oldest first (for inspection and tests).
