@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use super::{Store, UnixMillis, random_id, with_pool};
+use super::{Store, UnixMillis, execute, random_id, with_pool};
 use crate::Error;
 
 /// An audio id: 128 random bits as 32 lower-case hex digits. Parsing accepts nothing else,
@@ -148,14 +148,12 @@ impl Store {
     ///
     /// [`Error::Store`], [`Error::Io`].
     pub async fn delete_audio(&self, id: &AudioId) -> Result<(), Error> {
-        with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM audio WHERE id = $1")
-                .bind(id.as_str())
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })
-        .map_err(Error::store("delete audio"))?;
+        execute!(
+            self,
+            "delete audio",
+            "DELETE FROM audio WHERE id = $1",
+            id.as_str()
+        )?;
         let path = self.audio_dir.join(id.as_str());
         match tokio::fs::remove_file(&path).await {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {

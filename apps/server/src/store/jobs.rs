@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use super::{Store, UnixMillis, random_id, with_pool};
+use super::{Store, UnixMillis, execute, random_id, with_pool};
 use crate::Error;
 
 /// A job's state.
@@ -154,22 +154,18 @@ impl Store {
         now: UnixMillis,
     ) -> Result<String, Error> {
         let id = random_id();
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO jobs (id, kind, payload, state, attempts, max_attempts, run_after, \
+        execute!(
+            self,
+            "enqueue job",
+            "INSERT INTO jobs (id, kind, payload, state, attempts, max_attempts, run_after, \
                  created_at, updated_at) VALUES ($1, $2, $3, 'queued', 0, $4, $5, $6, $6)",
-            )
-            .bind(&id)
-            .bind(kind)
-            .bind(payload.to_string())
-            .bind(i64::from(max_attempts.max(1)))
-            .bind(run_after)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })
-        .map_err(Error::store("enqueue job"))?;
+            &id,
+            kind,
+            payload.to_string(),
+            i64::from(max_attempts.max(1)),
+            run_after,
+            now
+        )?;
         Ok(id)
     }
 
@@ -187,21 +183,17 @@ impl Store {
         lease: Duration,
         now: UnixMillis,
     ) -> Result<Option<Job>, Error> {
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE jobs SET state = 'parked', locked_by = NULL, locked_until = NULL, \
+        execute!(
+            self,
+            "park expired jobs",
+            "UPDATE jobs SET state = 'parked', locked_by = NULL, locked_until = NULL, \
                  updated_at = $2, last_error = COALESCE(last_error || '; ', '') || \
                  'lock expired during the last attempt' \
                  WHERE kind = $1 AND state = 'running' AND locked_until < $2 \
                  AND attempts >= max_attempts",
-            )
-            .bind(kind)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })
-        .map_err(Error::store("park expired jobs"))?;
+            kind,
+            now
+        )?;
 
         let lock = format!("{worker}/{}", &random_id()[..8]);
         let locked_until = now.saturating_add(millis(lease));
@@ -245,19 +237,15 @@ impl Store {
     ///
     /// [`Error::JobNotHeld`] when the lock was lost (expired and reclaimed); [`Error::Store`].
     pub async fn complete_job(&self, job: &Job, now: UnixMillis) -> Result<(), Error> {
-        let affected = with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE jobs SET state = 'done', locked_by = NULL, locked_until = NULL, \
+        let affected = execute!(
+            self,
+            "complete job",
+            "UPDATE jobs SET state = 'done', locked_by = NULL, locked_until = NULL, \
                  updated_at = $3 WHERE id = $1 AND state = 'running' AND locked_by = $2",
-            )
-            .bind(&job.id)
-            .bind(&job.lock)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })
-        .map_err(Error::store("complete job"))?;
+            &job.id,
+            &job.lock,
+            now
+        )?;
         held(job, affected)
     }
 
@@ -303,21 +291,17 @@ impl Store {
     ///
     /// [`Error::JobNotHeld`] when the lock was lost; [`Error::Store`].
     pub async fn park_job(&self, job: &Job, error: &str, now: UnixMillis) -> Result<(), Error> {
-        let affected = with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE jobs SET state = 'parked', last_error = $3, locked_by = NULL, \
+        let affected = execute!(
+            self,
+            "park job",
+            "UPDATE jobs SET state = 'parked', last_error = $3, locked_by = NULL, \
                  locked_until = NULL, updated_at = $4 \
                  WHERE id = $1 AND state = 'running' AND locked_by = $2",
-            )
-            .bind(&job.id)
-            .bind(&job.lock)
-            .bind(error)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })
-        .map_err(Error::store("park job"))?;
+            &job.id,
+            &job.lock,
+            error,
+            now
+        )?;
         held(job, affected)
     }
 
@@ -328,21 +312,17 @@ impl Store {
     ///
     /// [`Error::JobNotHeld`] when the lock was lost; [`Error::Store`].
     pub async fn release_job(&self, job: &Job, now: UnixMillis) -> Result<(), Error> {
-        let affected = with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE jobs SET state = 'queued', attempts = CASE WHEN attempts > 0 \
+        let affected = execute!(
+            self,
+            "release job",
+            "UPDATE jobs SET state = 'queued', attempts = CASE WHEN attempts > 0 \
                  THEN attempts - 1 ELSE 0 END, run_after = $3, locked_by = NULL, \
                  locked_until = NULL, updated_at = $3 \
                  WHERE id = $1 AND state = 'running' AND locked_by = $2",
-            )
-            .bind(&job.id)
-            .bind(&job.lock)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })
-        .map_err(Error::store("release job"))?;
+            &job.id,
+            &job.lock,
+            now
+        )?;
         held(job, affected)
     }
 

@@ -107,6 +107,22 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// Runs one statement on whichever pool the store has, its `$1`-style parameters bound in
+/// order: the number of rows it touched, or a store error naming `$what`.
+macro_rules! execute {
+    ($store:expr, $what:expr, $sql:expr $(, $param:expr)* $(,)?) => {
+        $crate::store::with_pool!($store, |pool| {
+            sqlx::query($sql)
+                $(.bind($param))*
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .map_err($crate::Error::store($what))
+    };
+}
+pub(crate) use execute;
+
 /// A handle on the database and the audio folder; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -462,24 +478,21 @@ impl Store {
         now: UnixMillis,
     ) -> Result<bool, Error> {
         let params = serde_json::to_string(&event.params).unwrap_or_else(|_| "[]".to_owned());
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO recording_events (recording_sid, status, call_sid, recording_url, \
+        execute!(
+            self,
+            "insert recording event",
+            "INSERT INTO recording_events (recording_sid, status, call_sid, recording_url, \
                  duration_s, received_at, params) VALUES ($1, $2, $3, $4, $5, $6, $7) \
                  ON CONFLICT DO NOTHING",
-            )
-            .bind(&event.recording_sid)
-            .bind(&event.status)
-            .bind(&event.call_sid)
-            .bind(&event.recording_url)
-            .bind(event.duration_s)
-            .bind(now)
-            .bind(&params)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected() == 1)
-        })
-        .map_err(Error::store("insert recording event"))
+            &event.recording_sid,
+            &event.status,
+            &event.call_sid,
+            &event.recording_url,
+            event.duration_s,
+            now,
+            &params
+        )
+        .map(|affected| affected == 1)
     }
 
     /// A recording's stored events as `(status, recording_url, duration_s)`, in arrival order.
@@ -582,19 +595,15 @@ impl Store {
         context_id: Option<&str>,
         mode: Option<&str>,
     ) -> Result<(), Error> {
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE calls SET context_id = COALESCE(context_id, $2), \
+        execute!(
+            self,
+            "annotate call",
+            "UPDATE calls SET context_id = COALESCE(context_id, $2), \
                  mode = COALESCE(mode, $3) WHERE sid = $1",
-            )
-            .bind(sid)
-            .bind(context_id)
-            .bind(mode)
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })
-        .map_err(Error::store("annotate call"))?;
+            sid,
+            context_id,
+            mode
+        )?;
         Ok(())
     }
 
@@ -609,9 +618,10 @@ impl Store {
         call: &OutboundCall,
         now: UnixMillis,
     ) -> Result<(), Error> {
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO calls (sid, from_number, to_number, direction, status, status_sequence, \
+        execute!(
+            self,
+            "insert outbound call",
+            "INSERT INTO calls (sid, from_number, to_number, direction, status, status_sequence, \
                  mode, context_id, started_at, updated_at) \
                  VALUES ($1, $2, $3, 'outbound-api', $4, -1, $5, $6, $7, $7) \
                  ON CONFLICT (sid) DO UPDATE SET \
@@ -620,19 +630,14 @@ impl Store {
                  direction = COALESCE(calls.direction, excluded.direction), \
                  mode = COALESCE(calls.mode, excluded.mode), \
                  context_id = COALESCE(calls.context_id, excluded.context_id)",
-            )
-            .bind(&call.sid)
-            .bind(&call.from)
-            .bind(&call.to)
-            .bind(&call.status)
-            .bind(&call.mode)
-            .bind(&call.context_id)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })
-        .map_err(Error::store("insert outbound call"))?;
+            &call.sid,
+            &call.from,
+            &call.to,
+            &call.status,
+            &call.mode,
+            &call.context_id,
+            now
+        )?;
         Ok(())
     }
 
@@ -647,26 +652,22 @@ impl Store {
         sms: &OutboundSms,
         now: UnixMillis,
     ) -> Result<(), Error> {
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO sms (sid, direction, from_number, to_number, body, status, context_id, \
+        execute!(
+            self,
+            "insert sms",
+            "INSERT INTO sms (sid, direction, from_number, to_number, body, status, context_id, \
                  created_at, updated_at) VALUES ($1, 'outbound-api', $2, $3, $4, $5, $6, $7, $7) \
                  ON CONFLICT (sid) DO UPDATE SET \
                  from_number = excluded.from_number, to_number = excluded.to_number, \
                  body = excluded.body, context_id = excluded.context_id",
-            )
-            .bind(&sms.sid)
-            .bind(&sms.from)
-            .bind(&sms.to)
-            .bind(&sms.body)
-            .bind(&sms.status)
-            .bind(&sms.context_id)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })
-        .map_err(Error::store("insert sms"))?;
+            &sms.sid,
+            &sms.from,
+            &sms.to,
+            &sms.body,
+            &sms.status,
+            &sms.context_id,
+            now
+        )?;
         Ok(())
     }
 
@@ -682,21 +683,17 @@ impl Store {
         status: &str,
         now: UnixMillis,
     ) -> Result<(), Error> {
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO sms (sid, direction, status, created_at, updated_at) \
+        execute!(
+            self,
+            "update sms status",
+            "INSERT INTO sms (sid, direction, status, created_at, updated_at) \
                  VALUES ($1, 'outbound-api', $2, $3, $3) \
                  ON CONFLICT (sid) DO UPDATE SET status = excluded.status, \
                  updated_at = excluded.updated_at",
-            )
-            .bind(sid)
-            .bind(status)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })
-        .map_err(Error::store("update sms status"))?;
+            sid,
+            status,
+            now
+        )?;
         Ok(())
     }
 
@@ -775,33 +772,13 @@ impl Store {
     ///
     /// [`Error::Store`].
     pub async fn save_turn(&self, turn: &Turn, now: UnixMillis) -> Result<(), Error> {
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO turns (call_sid, turn_index, created_at, transcript, reply, recording_ref, \
+        execute!(self, "save turn", "INSERT INTO turns (call_sid, turn_index, created_at, transcript, reply, recording_ref, \
                  tts_audio_id, stt_ms, llm_ms, tts_ms, error) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
                  ON CONFLICT (call_sid, turn_index) DO UPDATE SET transcript = excluded.transcript, \
                  reply = excluded.reply, recording_ref = excluded.recording_ref, \
                  tts_audio_id = excluded.tts_audio_id, stt_ms = excluded.stt_ms, \
-                 llm_ms = excluded.llm_ms, tts_ms = excluded.tts_ms, error = excluded.error",
-            )
-            .bind(&turn.call_sid)
-            .bind(turn.index)
-            .bind(now)
-            .bind(&turn.transcript)
-            .bind(&turn.reply)
-            .bind(&turn.recording_ref)
-            .bind(&turn.tts_audio_id)
-            .bind(turn.stt_ms)
-            .bind(turn.llm_ms)
-            .bind(turn.tts_ms)
-            .bind(&turn.error)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })
-        .map(drop)
-        .map_err(Error::store("save turn"))
+                 llm_ms = excluded.llm_ms, tts_ms = excluded.tts_ms, error = excluded.error", &turn.call_sid, turn.index, now, &turn.transcript, &turn.reply, &turn.recording_ref, &turn.tts_audio_id, turn.stt_ms, turn.llm_ms, turn.tts_ms, &turn.error).map(drop)
     }
 
     /// A call's turns in order.

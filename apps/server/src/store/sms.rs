@@ -9,7 +9,7 @@
 //! Also (for the call page, next to the post-call transcripts) [`Store::call_recordings`]:
 //! the full-call recordings Twilio reported for a call.
 
-use super::{Store, UnixMillis, with_pool};
+use super::{Store, UnixMillis, execute, with_pool};
 use crate::Error;
 
 /// An inbound message (`POST /webhook/sms`), validated.
@@ -185,22 +185,19 @@ impl Store {
         sms: &InboundSms,
         now: UnixMillis,
     ) -> Result<(bool, SmsMessage), Error> {
-        let inserted = with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO sms (sid, direction, from_number, to_number, body, status, \
+        let inserted = execute!(
+            self,
+            "insert inbound sms",
+            "INSERT INTO sms (sid, direction, from_number, to_number, body, status, \
                  created_at, updated_at) VALUES ($1, 'inbound', $2, $3, $4, 'received', $5, $5) \
                  ON CONFLICT (sid) DO NOTHING",
-            )
-            .bind(&sms.sid)
-            .bind(&sms.from)
-            .bind(&sms.to)
-            .bind(&sms.body)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected() == 1)
-        })
-        .map_err(Error::store("insert inbound sms"))?;
+            &sms.sid,
+            &sms.from,
+            &sms.to,
+            &sms.body,
+            now
+        )
+        .map(|affected| affected == 1)?;
         let row = self
             .sms_message(&sms.sid)
             .await?
@@ -224,19 +221,16 @@ impl Store {
             Ok(reply) => (Some(reply), None),
             Err(error) => (None, Some(error)),
         };
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE sms SET reply = $2, reply_error = $3, updated_at = $4 WHERE sid = $1",
-            )
-            .bind(sid)
-            .bind(reply)
-            .bind(error)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(drop)
-        })
-        .map_err(Error::store("set sms reply"))
+        execute!(
+            self,
+            "set sms reply",
+            "UPDATE sms SET reply = $2, reply_error = $3, updated_at = $4 WHERE sid = $1",
+            sid,
+            reply,
+            error,
+            now
+        )
+        .map(drop)
     }
 
     /// Stores a delivery status. A message not seen before gets a row of its own (direction
@@ -261,20 +255,19 @@ impl Store {
              updated_at = excluded.updated_at \
              WHERE {STORED_RANK} <= $7"
         );
-        with_pool!(self, |pool| {
-            sqlx::query(&sql)
-                .bind(&delivery.sid)
-                .bind(&delivery.from)
-                .bind(&delivery.to)
-                .bind(&delivery.status)
-                .bind(&delivery.error_code)
-                .bind(now)
-                .bind(delivery_rank(&delivery.status))
-                .execute(pool)
-                .await
-                .map(drop)
-        })
-        .map_err(Error::store("store sms delivery status"))
+        execute!(
+            self,
+            "store sms delivery status",
+            &sql,
+            &delivery.sid,
+            &delivery.from,
+            &delivery.to,
+            &delivery.status,
+            &delivery.error_code,
+            now,
+            delivery_rank(&delivery.status)
+        )
+        .map(drop)
     }
 
     /// One message, if stored.

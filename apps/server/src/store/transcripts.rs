@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{RecordingEvent, Store, UnixMillis, random_id, with_pool};
+use super::{RecordingEvent, Store, UnixMillis, execute, random_id, with_pool};
 use crate::Error;
 
 /// A job to queue with a recording event: kind, payload and attempts allowed.
@@ -172,9 +172,10 @@ impl Store {
     ) -> Result<(), Error> {
         let segments =
             serde_json::to_string(&transcript.segments).unwrap_or_else(|_| "[]".to_owned());
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO call_transcripts (recording_sid, call_sid, transcript, segments, \
+        execute!(
+            self,
+            "save call transcript",
+            "INSERT INTO call_transcripts (recording_sid, call_sid, transcript, segments, \
                  language, provider, audio_ms, stt_ms, error, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
                  ON CONFLICT (recording_sid) DO UPDATE SET \
@@ -183,23 +184,18 @@ impl Store {
                  language = excluded.language, provider = excluded.provider, \
                  audio_ms = excluded.audio_ms, stt_ms = excluded.stt_ms, \
                  error = excluded.error, updated_at = excluded.updated_at",
-            )
-            .bind(&transcript.recording_sid)
-            .bind(&transcript.call_sid)
-            .bind(&transcript.text)
-            .bind(&segments)
-            .bind(&transcript.language)
-            .bind(&transcript.provider)
-            .bind(transcript.audio_ms)
-            .bind(transcript.stt_ms)
-            .bind(&transcript.error)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })
+            &transcript.recording_sid,
+            &transcript.call_sid,
+            &transcript.text,
+            &segments,
+            &transcript.language,
+            &transcript.provider,
+            transcript.audio_ms,
+            transcript.stt_ms,
+            &transcript.error,
+            now
+        )
         .map(drop)
-        .map_err(Error::store("save call transcript"))
     }
 
     /// A call's post-call transcripts (one per recording), oldest first.
