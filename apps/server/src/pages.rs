@@ -24,7 +24,7 @@ use crate::api::{
 use crate::app::AppState;
 use crate::store::sms::SmsMessage;
 use crate::store::{CALL_STATUSES, UnixMillis, now_millis};
-use crate::webhooks::{admin_authorized, valid_address};
+use crate::webhooks::{admin_authorized, same_token, valid_address};
 
 /// The session cookie's name.
 const COOKIE: &str = "kav_admin";
@@ -244,13 +244,7 @@ pub(crate) async fn login(State(state): State<AppState>, Form(form): Form<LoginF
     };
     let expected = expected.expose_secret().as_bytes();
     let given = form.token.as_bytes();
-    let same = given.len() == expected.len()
-        && given
-            .iter()
-            .zip(expected)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if !same {
+    if !same_token(given, expected) {
         tracing::warn!("admin login refused: wrong token");
         return login_form(&state, StatusCode::UNAUTHORIZED, true);
     }

@@ -252,13 +252,17 @@ pub(crate) fn admin_authorized(state: &AppState, headers: &axum::http::HeaderMap
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::as_bytes)
         .unwrap_or_default();
-    let same = given.len() == expected.len()
+    Some(same_token(given, expected))
+}
+
+/// Whether `given` is `expected`, compared in constant time for tokens of the same length.
+pub(crate) fn same_token(given: &[u8], expected: &[u8]) -> bool {
+    given.len() == expected.len()
         && given
             .iter()
             .zip(expected)
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    Some(same)
+            == 0
 }
 
 /// `GET /webhook/incoming_call_preview`: the TwiML an incoming call would get now, for an
@@ -303,34 +307,13 @@ async fn answer(
         }
     }
     conversation.push_user(speech.to_owned());
-    let chat = state.agent().chat();
-    let start = Instant::now();
-    let reply = tokio::time::timeout(deadline, chat.reply(conversation.messages())).await;
-    let elapsed = start.elapsed();
-    let provider = chat.provider().to_string().to_ascii_lowercase();
-    match reply {
-        Ok(Ok(reply)) if !reply.text.trim().is_empty() => {
-            state.metrics().observe_stage(Stage::Llm, elapsed);
-            // Only the marker gives an empty text: the call ends without more words.
-            let reply = state.agent().interpret(speech, reply.text.trim());
-            Ok((
-                reply,
-                i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX),
-            ))
-        }
-        Ok(Ok(_)) => {
-            state.metrics().provider_error(&provider, Stage::Llm);
-            Err("llm: empty reply".to_owned())
-        }
-        Ok(Err(error)) => {
-            state.metrics().provider_error(&provider, Stage::Llm);
-            Err(format!("llm: {}", crate::error_chain(&error)))
-        }
-        Err(_) => {
-            state.metrics().provider_error(&provider, Stage::Llm);
-            Err("llm: timed out".to_owned())
-        }
-    }
+    let (text, elapsed) = super::model_reply(state, conversation.messages(), deadline).await?;
+    // Only the marker gives an empty text: the call ends without more words.
+    let reply = state.agent().interpret(speech, &text);
+    Ok((
+        reply,
+        i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX),
+    ))
 }
 
 /// What a turn starts from: the call, its earlier turns and the new turn's row.

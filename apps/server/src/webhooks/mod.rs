@@ -15,7 +15,7 @@ mod recording_status;
 mod sms;
 mod sms_status;
 
-pub(crate) use conversation::{admin_authorized, preview, public_base};
+pub(crate) use conversation::{admin_authorized, preview, public_base, same_token};
 pub(crate) use sms::valid_address;
 
 use std::time::{Duration, Instant};
@@ -32,6 +32,7 @@ use kav_twilio_sig::TwilioSignatureLayer;
 use tracing::Instrument as _;
 
 use crate::app::AppState;
+use crate::metrics::Stage;
 
 /// The webhook routes, to merge into the application router.
 pub(crate) fn router(state: &AppState) -> Router<AppState> {
@@ -112,6 +113,32 @@ async fn stored<T>(
             None
         }
     }
+}
+
+/// The model's answer to `messages` within `deadline`: its trimmed text (never empty) and how
+/// long it took, observed as the LLM stage; or why there is none (an empty reply, a provider
+/// error, a timeout), counted as an LLM provider error.
+async fn model_reply(
+    state: &AppState,
+    messages: &[kav_llm::Message],
+    deadline: Duration,
+) -> Result<(String, Duration), String> {
+    let chat = state.agent().chat();
+    let start = Instant::now();
+    let reply = tokio::time::timeout(deadline, chat.reply(messages)).await;
+    let elapsed = start.elapsed();
+    let failure = match reply {
+        Ok(Ok(reply)) if !reply.text.trim().is_empty() => {
+            state.metrics().observe_stage(Stage::Llm, elapsed);
+            return Ok((reply.text.trim().to_owned(), elapsed));
+        }
+        Ok(Ok(_)) => "llm: empty reply".to_owned(),
+        Ok(Err(error)) => format!("llm: {}", crate::error_chain(&error)),
+        Err(_) => "llm: timed out".to_owned(),
+    };
+    let provider = chat.provider().to_string().to_ascii_lowercase();
+    state.metrics().provider_error(&provider, Stage::Llm);
+    Err(failure)
 }
 
 /// A `CallSid` fit for logs: Twilio's are `CA` + 32 hex digits; anything odd is replaced.

@@ -17,7 +17,6 @@ use kav_llm::{Conversation, ConversationConfig};
 use kav_twiml::messaging::{Message, MessagingResponse};
 
 use crate::app::AppState;
-use crate::metrics::Stage;
 use crate::store::now_millis;
 use crate::store::sms::{InboundSms, SmsMessage};
 
@@ -196,29 +195,9 @@ async fn answer(state: &AppState, sms: &InboundSms, deadline: Duration) -> Resul
         push_history(&mut conversation, message);
     }
     conversation.push_user(sms.body.clone());
-    let chat = state.agent().chat();
     let remaining = deadline.saturating_sub(started.elapsed());
-    let start = Instant::now();
-    let reply = tokio::time::timeout(remaining, chat.reply(conversation.messages())).await;
-    let provider = chat.provider().to_string().to_ascii_lowercase();
-    match reply {
-        Ok(Ok(reply)) if !reply.text.trim().is_empty() => {
-            state.metrics().observe_stage(Stage::Llm, start.elapsed());
-            Ok(cut(reply.text.trim(), MAX_BODY_CHARS).to_owned())
-        }
-        Ok(Ok(_)) => {
-            state.metrics().provider_error(&provider, Stage::Llm);
-            Err("llm: empty reply".to_owned())
-        }
-        Ok(Err(error)) => {
-            state.metrics().provider_error(&provider, Stage::Llm);
-            Err(format!("llm: {}", crate::error_chain(&error)))
-        }
-        Err(_) => {
-            state.metrics().provider_error(&provider, Stage::Llm);
-            Err("llm: timed out".to_owned())
-        }
-    }
+    let (text, _) = super::model_reply(state, conversation.messages(), remaining).await?;
+    Ok(cut(&text, MAX_BODY_CHARS).to_owned())
 }
 
 /// An earlier message as conversation history: what the peer wrote is the user's, what we
