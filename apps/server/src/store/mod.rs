@@ -703,36 +703,15 @@ impl Store {
     ///
     /// [`Error::Store`].
     pub async fn sms(&self, sid: &str) -> Result<Option<SmsRecord>, Error> {
-        type Row = (
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        );
-        let row: Option<Row> = with_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT sid, direction, from_number, to_number, body, status, context_id \
-                 FROM sms WHERE sid = $1",
-            )
-            .bind(sid)
-            .fetch_optional(pool)
-            .await
-        })
-        .map_err(Error::store("select sms"))?;
-        Ok(row.map(
-            |(sid, direction, from, to, body, status, context_id)| SmsRecord {
-                sid,
-                direction,
-                from,
-                to,
-                body,
-                status,
-                context_id,
-            },
-        ))
+        Ok(self.sms_message(sid).await?.map(|message| SmsRecord {
+            sid: message.sid,
+            direction: message.direction,
+            from: message.from,
+            to: message.to,
+            body: message.body,
+            status: message.status,
+            context_id: message.context_id,
+        }))
     }
 
     /// How many status events are stored for a call.

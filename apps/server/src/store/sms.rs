@@ -106,49 +106,43 @@ const PEER: &str = "CASE WHEN direction = 'inbound' THEN from_number ELSE to_num
 const COLUMNS: &str = "sid, direction, from_number, to_number, body, status, context_id, \
      reply, reply_error, error_code, created_at, updated_at";
 
-type Row = (
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-);
+/// The tuple a row of [`COLUMNS`] decodes to, then the types of any more columns.
+macro_rules! message_row {
+    ($($more:ty),*) => {
+        (
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            i64,
+            i64,
+            $($more),*
+        )
+    };
+}
+
+type Row = message_row!();
 
 fn from_row(row: Row) -> SmsMessage {
-    let (
-        sid,
-        direction,
-        from,
-        to,
-        body,
-        status,
-        context_id,
-        reply,
-        reply_error,
-        error_code,
-        created_at,
-        updated_at,
-    ) = row;
     SmsMessage {
-        sid,
-        direction,
-        from,
-        to,
-        body,
-        status,
-        context_id,
-        reply,
-        reply_error,
-        error_code,
-        created_at,
-        updated_at,
+        sid: row.0,
+        direction: row.1,
+        from: row.2,
+        to: row.3,
+        body: row.4,
+        status: row.5,
+        context_id: row.6,
+        reply: row.7,
+        reply_error: row.8,
+        error_code: row.9,
+        created_at: row.10,
+        updated_at: row.11,
     }
 }
 
@@ -309,22 +303,7 @@ impl Store {
              WHERE thread_rank = 1 AND peer IS NOT NULL{filter} \
              ORDER BY created_at DESC, sid DESC LIMIT $1 OFFSET $2"
         );
-        type ThreadRow = (
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            i64,
-            i64,
-            String,
-            i64,
-        );
+        type ThreadRow = message_row!(String, i64);
         let rows: Vec<ThreadRow> = with_pool!(self, |pool| {
             let mut query = sqlx::query_as(&sql).bind(limit.max(0)).bind(offset.max(0));
             if let Some(number) = number {

@@ -75,30 +75,18 @@ const TRANSCRIPT_COLUMNS: &str = "recording_sid, call_sid, transcript, segments,
      provider, audio_ms, stt_ms, error, created_at";
 
 fn from_row(row: TranscriptRow) -> CallTranscript {
-    let (
-        recording_sid,
-        call_sid,
-        text,
-        segments,
-        language,
-        provider,
-        audio_ms,
-        stt_ms,
-        error,
-        created_at,
-    ) = row;
     CallTranscript {
-        recording_sid,
-        call_sid,
-        text,
+        recording_sid: row.0,
+        call_sid: row.1,
+        text: row.2,
         // Written by save_call_transcript as JSON; a hand-edited row loses its segments only.
-        segments: serde_json::from_str(&segments).unwrap_or_default(),
-        language,
-        provider,
-        audio_ms,
-        stt_ms,
-        error,
-        created_at,
+        segments: serde_json::from_str(&row.3).unwrap_or_default(),
+        language: row.4,
+        provider: row.5,
+        audio_ms: row.6,
+        stt_ms: row.7,
+        error: row.8,
+        created_at: row.9,
     }
 }
 
